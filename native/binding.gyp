@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "lvsd_native",
+      "sources": ["lvsd_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
+    }
+  ]
+}

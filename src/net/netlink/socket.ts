@@ -1,0 +1,192 @@
+// Netlink socket edge: request/response matching by sequence number, dumps, ACKs, events.
+import util from 'node:util';
+import { RawSocket } from '../socket.js';
+import { C } from '../native.js';
+import { decodeSockaddr, sockaddrNl } from '../sockaddr.js';
+import {
+  decodeError,
+  decodeFamilyId,
+  decodeMessages,
+  encodeMessage,
+  getFamilyPayload,
+  GENL_ID_CTRL,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  type NlMsg,
+} from './codec.js';
+
+/** A kernel refusal, with errno name and the kernel's extended-ack text when it gave one. */
+export class NetlinkError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly extMessage: string | undefined;
+  constructor(errno: number, context: string, extMessage?: string) {
+    const entry = util.getSystemErrorMap().get(-errno);
+    const code = entry?.[0] ?? `errno ${errno}`;
+    const text = entry?.[1] ?? 'unknown error';
+    super(`${context}: ${text} (${code})${extMessage ? `: ${extMessage}` : ''}`);
+    this.name = 'NetlinkError';
+    this.errno = errno;
+    this.code = code;
+    this.extMessage = extMessage;
+  }
+}
+
+interface Pending {
+  replies: NlMsg[];
+  dump: boolean;
+  context: string;
+  resolve: (msgs: NlMsg[]) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface NetlinkSocketOptions {
+  /** multicast groups to join (numbers as in the kernel's *_MCGRP / RTNLGRP_* enums) */
+  groups?: number[];
+  /** per-request timeout; the kernel answers in microseconds, so a timeout means a lost socket */
+  timeoutMs?: number;
+  /** receive buffer (events can burst: address floods, many links) */
+  rcvbuf?: number;
+}
+
+export class NetlinkSocket {
+  private readonly sock: RawSocket;
+  private seq: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly timeoutMs: number;
+  private alive = false;
+  readonly portId: number;
+  /** unsolicited messages (multicast events) */
+  onEvent: ((m: NlMsg) => void) | null = null;
+  /** socket-level trouble such as ENOBUFS (events were lost: the owner must resync) */
+  onError: ((e: Error) => void) | null = null;
+
+  constructor(protocol: number, opts: NetlinkSocketOptions = {}) {
+    this.sock = new RawSocket(C('AF_NETLINK'), C('SOCK_RAW'), protocol);
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    try {
+      this.sock.setOption(C('SOL_NETLINK'), C('NETLINK_EXT_ACK'), 1);
+      this.sock.setOption(C('SOL_NETLINK'), C('NETLINK_CAP_ACK'), 1);
+    } catch {
+      // old kernels: plain errors only
+    }
+    if (opts.rcvbuf) {
+      try {
+        this.sock.setOption(C('SOL_SOCKET'), C('SO_RCVBUFFORCE'), opts.rcvbuf);
+      } catch {
+        this.sock.setOption(C('SOL_SOCKET'), C('SO_RCVBUF'), opts.rcvbuf);
+      }
+    }
+    this.sock.bind(sockaddrNl(0, 0));
+    this.portId = decodeSockaddr(this.sock.sockname()).pid ?? 0;
+    for (const g of opts.groups ?? []) this.sock.setOption(C('SOL_NETLINK'), C('NETLINK_ADD_MEMBERSHIP'), g);
+    this.seq = (Math.random() * 0x7fffffff) >>> 0;
+    this.sock.startReading(
+      (pkt) => this.onDatagram(pkt.data),
+      (err) => this.onSocketError(err),
+      1 << 17,
+    );
+    // An idle event socket must not keep a finished CLI alive; a daemon keeps itself alive.
+    this.sock.unref();
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    const e = new Error(`netlink receive: ${err.message}`);
+    (e as NodeJS.ErrnoException).code = err.errno === 105 ? 'ENOBUFS' : err.code;
+    this.onError?.(e);
+  }
+
+  private onDatagram(data: Buffer): void {
+    let msgs: NlMsg[];
+    try {
+      msgs = decodeMessages(data);
+    } catch (e) {
+      this.onError?.(e as Error);
+      return;
+    }
+    for (const m of msgs) {
+      const p = m.seq !== 0 ? this.pending.get(m.seq) : undefined;
+      if (!p) {
+        if (m.type !== NLMSG_NOOP && m.type !== NLMSG_ERROR) this.onEvent?.(m);
+        continue;
+      }
+      if (m.type === NLMSG_ERROR) {
+        const e = decodeError(m);
+        this.finish(m.seq);
+        if (e.errno === 0) p.resolve(p.replies);
+        else p.reject(new NetlinkError(e.errno, p.context, e.extMessage));
+      } else if (m.type === NLMSG_DONE) {
+        // a dump's DONE may carry an error code (int32) too
+        const err = m.payload.length >= 4 ? -m.payload.readInt32LE(0) : 0;
+        this.finish(m.seq);
+        if (err > 0) p.reject(new NetlinkError(err, p.context));
+        else p.resolve(p.replies);
+      } else {
+        p.replies.push(m);
+      }
+    }
+  }
+
+  private finish(seq: number): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(seq);
+    if (this.pending.size === 0 && !this.alive) this.sock.unref();
+  }
+
+  /**
+   * Send one request and collect the replies. Non-dump requests always ask for an ACK, so
+   * completion is explicit; dumps end at NLMSG_DONE.
+   */
+  request(type: number, flags: number, payload: Uint8Array, context = `netlink request type ${type}`): Promise<NlMsg[]> {
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    const f = NLM_F_REQUEST | flags | (dump ? 0 : NLM_F_ACK);
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    const seq = this.seq;
+    const msg = encodeMessage({ type, flags: f, seq, pid: 0, payload });
+    return new Promise<NlMsg[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`${context}: no answer from the kernel in ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(seq, { replies: [], dump, context, resolve, reject, timer });
+      this.sock.ref();
+      try {
+        this.sock.send(msg, sockaddrNl(0, 0));
+      } catch (e) {
+        this.finish(seq);
+        reject(e as Error);
+      }
+    });
+  }
+
+  /** Keep the process alive while subscribed to events (daemon mode). */
+  keepAlive(on: boolean): void {
+    this.alive = on;
+    if (on) this.sock.ref();
+    else if (this.pending.size === 0) this.sock.unref();
+  }
+
+  close(): void {
+    for (const [seq, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(`${p.context}: socket closed`));
+      this.pending.delete(seq);
+    }
+    this.sock.close();
+  }
+}
+
+/** Generic netlink: resolve a family by name through nlctrl. */
+export async function resolveGenlFamily(sock: NetlinkSocket, name: string): Promise<number> {
+  const replies = await sock.request(GENL_ID_CTRL, 0, getFamilyPayload(name), `resolve generic netlink family "${name}"`);
+  const first = replies[0];
+  if (!first) throw new Error(`resolve generic netlink family "${name}": empty answer`);
+  return decodeFamilyId(first.payload);
+}
