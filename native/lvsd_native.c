@@ -363,8 +363,19 @@ static void reader_on_poll(uv_poll_t *h, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv;
   napi_get_reference_value(env, r->callback, &cb);
-  napi_get_undefined(env, &recv);
+  // napi_make_callback needs an object receiver: undefined throws "Cannot convert undefined or null to object"
+  napi_get_global(env, &recv);
   (void)events;
+  if (status < 0) {
+    // libuv reports POLLERR as UV_EBADF and stops the handle. On a socket that means a pending
+    // socket error (netlink ENOBUFS after an overrun): fetch it (this clears it), report that
+    // instead, and poll again, so the reader survives the error.
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr != 0 &&
+        uv_poll_start(&r->poll, UV_READABLE, reader_on_poll) == 0)
+      status = -soerr;
+  }
   for (int i = 0; i < 64 && !r->closing; i++) {
     napi_value args[2];
     int err = 0;
