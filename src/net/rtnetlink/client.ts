@@ -8,11 +8,15 @@ import {
   decodeLink,
   decodeRtnlEvent,
   encodeDelAddr,
+  encodeDelLink,
   encodeGetAddrDump,
   encodeGetLink,
   encodeGetLinkDump,
   encodeNewAddr,
+  encodeNewLink,
+  encodeSetLinkUp,
   RTM_DELADDR,
+  RTM_DELLINK,
   RTM_GETADDR,
   RTM_GETLINK,
   RTM_NEWADDR,
@@ -130,6 +134,31 @@ export class RtnlClient {
       if (opts.ignoreMissing && isAddressNotAvailable(e)) return false;
       throw e;
     }
+  }
+
+  /**
+   * Create a link of an rtnl kind with default parameters (`ip link add NAME type KIND`).
+   * Resolves true when created, false when a link of that name already exists. A kind the kernel
+   * does not have rejects with NetlinkError errno 95 (code 'ENOTSUP' in Node's naming; EOPNOTSUPP).
+   */
+  async createLink(name: string, kind: string): Promise<boolean> {
+    try {
+      await this.sock.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, encodeNewLink(name, kind), `create ${kind} link ${name}`);
+      return true;
+    } catch (e) {
+      if (isAlreadyExists(e)) return false;
+      throw e;
+    }
+  }
+
+  /** Set a link administratively up or down (`ip link set DEV up|down`). */
+  async setLinkUp(ifindex: number, up: boolean): Promise<void> {
+    await this.sock.request(RTM_NEWLINK, 0, encodeSetLinkUp(ifindex, up), `set ifindex ${ifindex} ${up ? 'up' : 'down'}`);
+  }
+
+  /** Delete a link (`ip link del DEV`). */
+  async deleteLink(ifindex: number): Promise<void> {
+    await this.sock.request(RTM_DELLINK, 0, encodeDelLink(ifindex), `delete link ifindex ${ifindex}`);
   }
 
   close(): void {

@@ -242,6 +242,32 @@ function ifinfomsg(ifindex: number): Buffer {
   return b;
 }
 
+/**
+ * Payload of RTM_NEWLINK creating a link of an rtnl kind with default parameters, like
+ * `ip link add NAME type KIND` (send with NLM_F_CREATE|NLM_F_EXCL). The kernel loads the kind's
+ * module on demand; an unknown kind is EOPNOTSUPP ("Unknown device type").
+ */
+export function encodeNewLink(name: string, kind: string): Buffer {
+  if (name.length === 0 || name.length > 15 || /[\s/]/.test(name)) throw new Error(`bad interface name "${name}"`);
+  const w = new AttrWriter().str(IFLA_IFNAME, name).nested(IFLA_LINKINFO, (li) => li.str(IFLA_INFO_KIND, kind));
+  return Buffer.concat([ifinfomsg(0), w.toBuffer()]);
+}
+
+/** Payload of RTM_NEWLINK setting or clearing IFF_UP on an existing link (`ip link set DEV up|down`). */
+export function encodeSetLinkUp(ifindex: number, up: boolean): Buffer {
+  if (!Number.isInteger(ifindex) || ifindex <= 0) throw new Error(`bad interface index ${ifindex}`);
+  const b = ifinfomsg(ifindex);
+  b.writeUInt32LE(up ? IFF_UP : 0, 8); // ifi_flags
+  b.writeUInt32LE(IFF_UP, 12); // ifi_change: only this bit
+  return b;
+}
+
+/** Payload of RTM_DELLINK. */
+export function encodeDelLink(ifindex: number): Buffer {
+  if (!Number.isInteger(ifindex) || ifindex <= 0) throw new Error(`bad interface index ${ifindex}`);
+  return ifinfomsg(ifindex);
+}
+
 /** Payload of an RTM_GETLINK dump (statistics skipped: they are most of the bytes). */
 export function encodeGetLinkDump(): Buffer {
   return Buffer.concat([ifinfomsg(0), new AttrWriter().u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
