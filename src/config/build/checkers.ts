@@ -69,7 +69,9 @@ const common: Handlers<CheckerDraft> = {
   },
   nb_get_retry: (s, d, c) => {
     const v = c.intStmt(s, 0, 1_000_000);
-    if (v !== undefined) d.timers.retry = v;
+    if (v === undefined) return;
+    d.timers.retry = v;
+    c.diags.warning(c.loc(s), "nb_get_retry is deprecated - use 'retry' (as keepalived)");
   },
   delay_before_retry: (s, d, c) => {
     const v = c.timerStmt(s, 0, 86_400);
@@ -333,13 +335,27 @@ export function parseChecker(s: Stmt, type: CheckerType, c: Ctx): CheckerDraft |
   return d;
 }
 
+/** Timers inherited from the real server / virtual server; retry and delay_before_retry only when written. */
 export interface ResolvedTimers {
   connectTimeoutMs: number;
   delayLoopMs: number;
-  retry: number;
-  delayBeforeRetryMs: number;
+  retry?: number;
+  delayBeforeRetryMs?: number;
   warmupMs: number;
   alpha: boolean;
+}
+
+/** keepalived's per-type defaults (check_*.c: retry, default_delay_before_retry) */
+function defaultRetry(type: CheckerType): number {
+  if (type === 'DNS_CHECK') return 3;
+  if (type === 'MISC_CHECK') return 0;
+  return 1;
+}
+
+function defaultDelayBeforeRetryMs(type: CheckerType, delayLoopMs: number): number {
+  if (type === 'HTTP_GET' || type === 'SSL_GET') return 3000;
+  if (type === 'DNS_CHECK') return delayLoopMs;
+  return 1000;
 }
 
 /** Turn a draft into a full CheckerSpec, or report why it cannot run. */
@@ -348,8 +364,8 @@ export function finishChecker(d: CheckerDraft, t: ResolvedTimers, c: Ctx, global
   const base: CheckerCommon = {
     connectTimeoutMs: d.timers.connectTimeoutMs ?? t.connectTimeoutMs,
     delayLoopMs: d.timers.delayLoopMs ?? t.delayLoopMs,
-    retry: d.timers.retry ?? (d.type === 'DNS_CHECK' && t.retry === DEFAULT_RETRY ? 3 : t.retry),
-    delayBeforeRetryMs: d.timers.delayBeforeRetryMs ?? t.delayBeforeRetryMs,
+    retry: d.timers.retry ?? t.retry ?? defaultRetry(d.type),
+    delayBeforeRetryMs: d.timers.delayBeforeRetryMs ?? t.delayBeforeRetryMs ?? defaultDelayBeforeRetryMs(d.type, d.timers.delayLoopMs ?? t.delayLoopMs),
     warmupMs: d.timers.warmupMs ?? t.warmupMs,
     alpha: d.timers.alpha ?? t.alpha,
     logAllFailures: d.logAllFailures,
@@ -447,8 +463,6 @@ export function finishChecker(d: CheckerDraft, t: ResolvedTimers, c: Ctx, global
     }
   }
 }
-
-export const DEFAULT_RETRY = 1;
 
 function localHostName(): string {
   return os.hostname() || 'localhost';

@@ -19,7 +19,7 @@ import {
   vrrpScriptHandlers,
 } from './vrrp.js';
 import { IGNORED_VS, newVsDraft, parseVsAddress, parseVsGroup, type VirtualServerDraft, vsHandlers } from './lvs.js';
-import { DEFAULT_RETRY, finishChecker } from './checkers.js';
+import { finishChecker, type ResolvedTimers } from './checkers.js';
 
 /** keepalived top-level blocks lvsd does not implement */
 const IGNORED_TOP = new Set([
@@ -359,11 +359,13 @@ function finishVirtualServer(d: VirtualServerDraft, cfg: Config, c: Ctx, noteSmt
       alpha: r.policy.alpha ?? policy.alpha,
       inhibitOnFailure: r.policy.inhibitOnFailure ?? policy.inhibitOnFailure,
     };
-    const timers = {
+    // retry and delay_before_retry: written values only; each checker type has its own default
+    const written = <K extends 'retry' | 'delayBeforeRetryMs'>(k: K): number | undefined => r.policy[k] ?? d.policy[k];
+    const timers: ResolvedTimers = {
       connectTimeoutMs: rp.connectTimeoutMs,
       delayLoopMs: rp.delayLoopMs,
-      retry: rp.retry ?? DEFAULT_RETRY,
-      delayBeforeRetryMs: rp.delayBeforeRetryMs,
+      ...(written('retry') !== undefined ? { retry: written('retry')! } : {}),
+      ...(written('delayBeforeRetryMs') !== undefined ? { delayBeforeRetryMs: written('delayBeforeRetryMs')! } : {}),
       warmupMs: rp.warmupMs ?? rp.delayLoopMs,
       alpha: rp.alpha,
     };

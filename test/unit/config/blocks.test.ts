@@ -416,7 +416,10 @@ virtual_server 192.0.2.100 53 {
   });
 
   it('applies keepalived defaults and inheritance (checker > real server > virtual server)', () => {
-    const c = clean(`virtual_server 10.0.0.1 80 {
+    const c = clean(`global_defs {
+  enable_script_security
+}
+virtual_server 10.0.0.1 80 {
   real_server 10.0.1.1 80 {
     delay_loop 7
     TCP_CHECK {
@@ -424,13 +427,24 @@ virtual_server 192.0.2.100 53 {
     DNS_CHECK {
       connect_timeout 1
     }
+    HTTP_GET {
+      url {
+        path /
+      }
+    }
+    MISC_CHECK {
+      misc_path /bin/true
+    }
   }
 }`);
     const vs = c.virtualServers[0]!;
     expect(vs).toMatchObject({ protocol: 'TCP', scheduler: 'wlc', lbKind: 'NAT', quorum: 1, hysteresis: 0, policy: { delayLoopMs: 60000, connectTimeoutMs: 5000, delayBeforeRetryMs: 1000, alpha: false, inhibitOnFailure: false } });
-    const [tcp, dns] = vs.realServers[0]!.checkers;
+    const [tcp, dns, http, misc] = vs.realServers[0]!.checkers;
+    // keepalived's per-type defaults (check_*.c)
     expect(tcp).toMatchObject({ delayLoopMs: 7000, connectTimeoutMs: 5000, retry: 1, delayBeforeRetryMs: 1000, warmupMs: 7000, alpha: false });
-    expect(dns).toMatchObject({ connectTimeoutMs: 1000, retry: 3, queryType: 'SOA' });
+    expect(dns).toMatchObject({ connectTimeoutMs: 1000, retry: 3, delayBeforeRetryMs: 7000, queryType: 'SOA' });
+    expect(http).toMatchObject({ retry: 1, delayBeforeRetryMs: 3000, httpProtocol: '1.0' });
+    expect(misc).toMatchObject({ retry: 0, delayBeforeRetryMs: 1000, timeoutMs: 7000 });
     expect(vs.realServers[0]!.weight).toBe(1);
   });
 
