@@ -2,6 +2,9 @@
 // systemd units keep working (`lvsd -t -f FILE`, `lvsd -n -l -D -f FILE`).
 import { has, parseArgs, UsageError, value, type OptSpec } from './args.js';
 import { runCheck, type Output } from './check.js';
+import { runRealserver } from './realserver.js';
+import { runDaemon } from './run.js';
+import { runDemo } from './demo.js';
 
 export const DEFAULT_CONFIG = '/etc/keepalived/keepalived.conf';
 
@@ -12,6 +15,12 @@ Usage:
         Validate a configuration like keepalived -t. Prints FILE:LINE:COL: error|warning: message
         Exit codes: 0 clean, 3 cannot run, 4 errors that were fixed up, 5 warnings only.
   lvsd -t [-f FILE]            keepalived-compatible config test (same as check)
+  lvsd run [-f FILE] [-P|-C] [-I] [-V] [-D] [-p PIDFILE]
+        Run the director: VRRP, health checks and the data plane. keepalived's invocation
+        (lvsd -n -l -D -f FILE) does the same. Logs are JSON lines on stdout.
+  lvsd realserver up|down --vip VIP... --mode dr|tun [--dev DEV] [--state FILE]
+        Prepare (or restore) this host as an LVS-DR/TUN real server (see lvsd realserver --help).
+  lvsd demo                    live demo in network namespaces (root): failover and load balancing
   lvsd --help | --version
 
 Options:
@@ -32,7 +41,7 @@ const SPECS: OptSpec[] = [
   { long: 'config-test', short: 't', value: 'optional' },
   { long: 'dump', value: true },
   { long: 'no-host-checks' },
-  // keepalived daemon flags, accepted for compatibility
+  // keepalived daemon flags
   { long: 'dont-fork', short: 'n' },
   { long: 'log-console', short: 'l' },
   { long: 'log-detail', short: 'D' },
@@ -53,6 +62,9 @@ const VERSION = '0.1.0';
 export async function main(argv: readonly string[], io: Output = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
   const sub = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined;
   const rest = sub ? argv.slice(1) : argv;
+  // subcommands with their own options
+  if (sub === 'realserver') return runRealserver(rest, io);
+  if (sub === 'demo') return runDemo(io);
   let p;
   try {
     p = parseArgs(rest, SPECS);
@@ -87,6 +99,22 @@ export async function main(argv: readonly string[], io: Output = { out: (s) => c
         ...(dump === 'json' ? { dump: 'json' as const } : {}),
         ...(log ? { logFile: log } : {}),
         hostChecks: !has(p, 'no-host-checks'),
+      },
+      io,
+    );
+  }
+  // keepalived's own invocation has no subcommand: `lvsd -n -l -D -f FILE` runs the daemon
+  if (sub === 'run' || (!sub && rest.length > 0)) {
+    return runDaemon(
+      {
+        file,
+        ...(configId !== undefined ? { configId } : {}),
+        detail: has(p, 'log-detail'),
+        vrrpOnly: has(p, 'vrrp'),
+        lvsOnly: has(p, 'check'),
+        keepVips: has(p, 'dont-release-vrrp'),
+        keepIpvs: has(p, 'dont-release-ipvs'),
+        ...(value(p, 'pid') ? { pidFile: value(p, 'pid')! } : {}),
       },
       io,
     );

@@ -1,0 +1,73 @@
+// `lvsd run -f FILE` (also `lvsd -n -l -D -f FILE`, keepalived's flags): run the director.
+import { formatDiagnostic, interfaceExistsOnHost, loadConfig } from '../config/index.js';
+import { EXIT_CANNOT_RUN, EXIT_ERRORS_FIXED } from '../config/diagnostics.js';
+import { createLogger } from '../daemon/log.js';
+import { Daemon } from '../daemon/daemon.js';
+import { makeNotifySink } from '../daemon/notify-sink.js';
+import { makeLvsComponent } from '../daemon/lvs-runtime.js';
+import type { Output } from './check.js';
+
+export interface RunOptions {
+  file: string;
+  configId?: string;
+  detail: boolean;
+  vrrpOnly: boolean;
+  lvsOnly: boolean;
+  keepVips: boolean;
+  keepIpvs: boolean;
+  pidFile?: string;
+}
+
+export async function runDaemon(o: RunOptions, io: Output): Promise<number> {
+  const res = loadConfig(o.file, { ...(o.configId !== undefined ? { configId: o.configId } : {}), interfaceExists: interfaceExistsOnHost });
+  for (const d of res.diagnostics) io.err(formatDiagnostic(d));
+  if (!res.config || res.exitCode === EXIT_CANNOT_RUN) {
+    io.err('lvsd: the configuration cannot run');
+    return EXIT_CANNOT_RUN;
+  }
+  // stricter than keepalived, which runs a fixed-up configuration: a director should not
+  // start on a configuration that does not mean what was written
+  if (res.exitCode === EXIT_ERRORS_FIXED) {
+    io.err('lvsd: the configuration has errors; not starting (run "lvsd check" for details)');
+    return EXIT_ERRORS_FIXED;
+  }
+  const log = createLogger({ detail: o.detail });
+  const cfg = res.config;
+  const notify = await makeNotifySink(cfg, log.child({ sub: 'notify' }));
+  const daemon = new Daemon(cfg, {
+    log,
+    vrrp: !o.lvsOnly,
+    lvs: !o.vrrpOnly,
+    keepVipsOnStop: o.keepVips,
+    keepIpvsOnStop: o.keepIpvs,
+    ...(o.pidFile ? { pidFile: o.pidFile } : {}),
+    notify,
+    runScript: (spec) => notify.runner.run(spec),
+    lvsFactory: makeLvsComponent,
+  });
+  let exitCode = 0;
+  const stop = (sig: string): void => {
+    log.info({ event: 'signal', signal: sig }, `received ${sig}`);
+    void daemon.stop().then(() => {
+      notify.close?.();
+      process.exit(exitCode);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (e) => {
+    log.fatal({ err: e.message, stack: e.stack }, 'uncaught exception; stopping');
+    exitCode = 1;
+    stop('uncaughtException');
+  });
+  try {
+    await daemon.start();
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'cannot start');
+    await daemon.stop();
+    return 1;
+  }
+  // the daemon runs until a signal; keep the event loop alive
+  setInterval(() => {}, 1 << 30);
+  return new Promise<number>(() => {});
+}

@@ -1,0 +1,80 @@
+// The lvsd daemon: one process that runs VRRP on its own event loop, supervises the checker
+// process, and programs the data plane. Signals: SIGTERM/SIGINT stop gracefully (priority-0
+// adverts, VIPs removed, kernel entries we created removed), SIGHUP reloads.
+import fs from 'node:fs';
+import type { Config } from '../config/model.js';
+import type { Logger } from './log.js';
+import { VrrpRuntime, type NotifySink, type StateChange } from './vrrp-runtime.js';
+import type { RunScript } from './scripts.js';
+
+export interface DaemonOptions {
+  log: Logger;
+  /** keepalived -P / -C: run only VRRP, or only the checkers and data plane */
+  vrrp: boolean;
+  lvs: boolean;
+  /** keepalived -V */
+  keepVipsOnStop: boolean;
+  /** keepalived -I */
+  keepIpvsOnStop: boolean;
+  pidFile?: string;
+  notify: NotifySink;
+  /** runs vrrp_script checks */
+  runScript?: RunScript;
+  /** extra component started after VRRP (the LVS side), given the VRRP state stream */
+  lvsFactory?: (cfg: Config, d: Daemon) => DaemonComponent;
+}
+
+export interface DaemonComponent {
+  start(): Promise<void>;
+  stop(opts: { keep: boolean }): Promise<void>;
+  onVrrpState?(c: StateChange): void;
+  status?(): Record<string, unknown>;
+}
+
+export class Daemon {
+  vrrp: VrrpRuntime | null = null;
+  lvs: DaemonComponent | null = null;
+  private stopped: Promise<void> | null = null;
+
+  constructor(
+    public cfg: Config,
+    readonly opts: DaemonOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    if (this.opts.pidFile) fs.writeFileSync(this.opts.pidFile, `${process.pid}\n`);
+    if (this.opts.vrrp && this.cfg.instances.length) {
+      this.vrrp = new VrrpRuntime(this.cfg, {
+        log: log.child({ sub: 'vrrp' }),
+        notify: this.opts.notify,
+        keepVipsOnStop: this.opts.keepVipsOnStop,
+        ...(this.opts.runScript ? { runScript: this.opts.runScript } : {}),
+        onStateChange: (c) => this.lvs?.onVrrpState?.(c),
+      });
+      await this.vrrp.start();
+    }
+    if (this.opts.lvs && this.opts.lvsFactory && this.cfg.virtualServers.length) {
+      this.lvs = this.opts.lvsFactory(this.cfg, this);
+      await this.lvs.start();
+    }
+    log.info({ event: 'started', instances: this.cfg.instances.length, virtualServers: this.cfg.virtualServers.length }, 'lvsd started');
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      const { log } = this.opts;
+      log.info({ event: 'stopping' }, 'lvsd stopping');
+      // VRRP first: the backup takes over after Skew_Time, while we still forward
+      await this.vrrp?.stop().catch((e) => log.error({ err: (e as Error).message }, 'VRRP shutdown failed'));
+      await this.lvs?.stop({ keep: this.opts.keepIpvsOnStop }).catch((e) => log.error({ err: (e as Error).message }, 'LVS shutdown failed'));
+      if (this.opts.pidFile) fs.rmSync(this.opts.pidFile, { force: true });
+      log.info({ event: 'stopped' }, 'lvsd stopped');
+    })();
+    return this.stopped;
+  }
+
+  status(): Record<string, unknown> {
+    return { pid: process.pid, vrrp: this.vrrp?.status() ?? null, lvs: this.lvs?.status?.() ?? null };
+  }
+}
