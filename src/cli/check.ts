@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { formatDiagnostic, interfaceExistsOnHost, loadConfig, type LoadOptions } from '../config/index.js';
 import { EXIT_CANNOT_RUN } from '../config/diagnostics.js';
+import { engineLimitationsFor } from '../dataplane/engine-choice.js';
 
 export interface CheckOptions {
   file: string;
@@ -23,7 +24,7 @@ export function runCheck(o: CheckOptions, io: Output): number {
   const res = loadConfig(o.file, {
     ...(o.configId !== undefined ? { configId: o.configId } : {}),
     ...(o.hostChecks ? { interfaceExists: interfaceExistsOnHost } : {}),
-    ...(o.engineLimitations ? { engineLimitations: o.engineLimitations } : {}),
+    engineLimitations: o.engineLimitations ?? engineLimitationsFor(),
   });
   const lines = res.diagnostics.map(formatDiagnostic);
   if (o.logFile) {

@@ -2,6 +2,7 @@
 import { formatDiagnostic, interfaceExistsOnHost, loadConfig } from '../config/index.js';
 import { EXIT_CANNOT_RUN, EXIT_ERRORS_FIXED } from '../config/diagnostics.js';
 import { createLogger } from '../daemon/log.js';
+import { engineLimitationsFor } from '../dataplane/engine-choice.js';
 import { Daemon } from '../daemon/daemon.js';
 import { makeNotifySink } from '../daemon/notify-sink.js';
 import { makeLvsComponent } from '../daemon/lvs-runtime.js';
@@ -19,7 +20,11 @@ export interface RunOptions {
 }
 
 export async function runDaemon(o: RunOptions, io: Output): Promise<number> {
-  const res = loadConfig(o.file, { ...(o.configId !== undefined ? { configId: o.configId } : {}), interfaceExists: interfaceExistsOnHost });
+  const res = loadConfig(o.file, {
+    ...(o.configId !== undefined ? { configId: o.configId } : {}),
+    interfaceExists: interfaceExistsOnHost,
+    engineLimitations: engineLimitationsFor(),
+  });
   for (const d of res.diagnostics) io.err(formatDiagnostic(d));
   if (!res.config || res.exitCode === EXIT_CANNOT_RUN) {
     io.err('lvsd: the configuration cannot run');

@@ -46,6 +46,7 @@ export class LvsRuntime implements DaemonComponent {
   private reconciler: Reconciler | null = null;
   private checkers: CheckerHost | null = null;
   private syncRole: 'master' | 'backup' | 'both' | null = null;
+  private macTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly cfg: Config,
@@ -73,6 +74,7 @@ export class LvsRuntime implements DaemonComponent {
     const rep = await this.reconciler.start();
     this.log.info({ event: 'reconcile', applied: rep.applied, adopted: rep.adopted.length, failed: rep.failed.length }, 'data plane programmed');
     await this.startSyncDaemon();
+    if (this.engine instanceof NftablesEngine) this.watchMacs(this.engine);
     this.checkers = new CheckerHost({
       isolation: cfg.lvsd.checkerIsolation,
       log: (level, msg) => this.log[level]({ sub: 'checks' }, msg),
@@ -80,6 +82,18 @@ export class LvsRuntime implements DaemonComponent {
     this.checkers.on('transition', (t) => this.handle(this.manager.onCheck(t, performance.now())));
     this.checkers.on('restart', (r) => this.log.warn({ sub: 'checks', ...r }, 'checker process restarted'));
     this.checkers.start(checkerInputFromConfig(cfg));
+  }
+
+  /** DR rewrites to real-server MACs: a replaced NIC must be noticed (IPVS lets the kernel ARP) */
+  private watchMacs(engine: NftablesEngine): void {
+    this.macTimer = setInterval(() => {
+      void engine.refreshMacs().then((changed) => {
+        if (!changed.length) return;
+        this.log.info({ sub: 'dataplane', changed }, 'real-server MACs changed; reprogramming DR');
+        void this.reconciler?.reconcileNow();
+      });
+    }, 30_000);
+    this.macTimer.unref();
   }
 
   private async setSysctls(): Promise<void> {
@@ -155,6 +169,7 @@ export class LvsRuntime implements DaemonComponent {
   }
 
   async stop(opts: { keep: boolean }): Promise<void> {
+    if (this.macTimer) clearInterval(this.macTimer);
     this.handle(this.manager.shutdown(performance.now()).filter((a) => a.kind !== 'ops'));
     await this.checkers?.stop();
     if (this.reconciler) {
