@@ -38,19 +38,24 @@ const bytes = fs.statSync(file).size;
 const lines = fs.readFileSync(file, 'utf8').split('\n').length;
 
 const times: number[] = [];
+const cpus: number[] = [];
 let vsCount = 0;
 let rsCount = 0;
 let diags = 0;
 for (let i = 0; i < RUNS; i++) {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = loadConfig(file, { configId: 'bench', interfaceExists: () => true });
+  const c = process.cpuUsage(c0);
   times.push(performance.now() - t0);
+  cpus.push((c.user + c.system) / 1000);
   vsCount = r.config?.virtualServers.length ?? 0;
   rsCount = r.config?.virtualServers.reduce((a, v) => a + v.realServers.length, 0) ?? 0;
   diags = r.diagnostics.length;
 }
 fs.rmSync(dir, { recursive: true, force: true });
 times.sort((a, b) => a - b);
+cpus.sort((a, b) => a - b);
 const maxRssMb = process.resourceUsage().maxRSS / 1024;
 const median = times[Math.floor(times.length / 2)]!;
 
@@ -59,6 +64,7 @@ const rows: [string, string, string, string][] = [
   ['virtual / real servers', `${vsCount} / ${rsCount}`, `${VS} / ${RS}`, vsCount === VS && rsCount === RS ? 'ok' : 'MISMATCH'],
   ['diagnostics', String(diags), '0', diags === 0 ? 'ok' : 'CHECK'],
   ['parse+validate median', `${median.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)}, n=${RUNS})`, '< 1000 ms', median < 1000 ? 'PASS' : 'FAIL'],
+  ['CPU time median (user+sys)', `${cpus[Math.floor(cpus.length / 2)]!.toFixed(0)} ms (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`, '', ''],
   ['peak RSS (process)', `${maxRssMb.toFixed(0)} MB`, '< 300 MB', maxRssMb < 300 ? 'PASS' : 'FAIL'],
   ['keepalived reference', '132 s before PR #2320, 0.24 s after', '', ''],
 ];

@@ -54,6 +54,9 @@ interface Macro {
   loc: SourceLoc;
 }
 
+/** end of a logical line: carries no location anyone reads, so one shared token will do */
+const EOL: Token = { kind: TokKind.Eol, text: '', file: '', line: 0, col: 0 };
+
 const INCLUDE_WORDS = new Set(['include', 'includer', 'includem', 'includew', 'includeb', 'includea']);
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*/;
 
@@ -274,8 +277,7 @@ class Reader {
       return;
     }
     for (const t of toks) this.sink(t);
-    const last = toks[toks.length - 1]!;
-    this.sink({ kind: TokKind.Eol, text: '', file: ll.file, line: ll.line, col: last.col + last.text.length });
+    this.sink(EOL);
   }
 
   private include(loc: SourceLoc, word: string, pattern: string): void {
