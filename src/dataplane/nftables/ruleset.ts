@@ -26,7 +26,8 @@
 //   daddr . l4proto . dport vmap @svc4|@svc6 -> goto <service chain>: rewrite ether daddr to the
 //   chosen real server's MAC (dbe4tcp_<shard>: VIP . port . slot -> MAC) and ether saddr to the
 //   director's, fwd out of the same interface. The flow map fl4|fl6 (VIP . port . client . port
-//   -> MAC, idle timeout) keeps each flow on its server, as IPVS's connection table does;
+//   -> MAC, idle timeout) keeps each flow on its server, as IPVS's connection table does (a TCP
+//   SYN reusing a tuple the client closed, marked in flc4|flc6, is scheduled anew);
 //   persistent services use their own <base>_p (client&mask -> MAC) instead.
 // Every generated rule carries a comment "h:<hash of its text>", so observe() can tell a rule set
 // that matches the metadata from one that drifted, without parsing rule expressions.
@@ -371,6 +372,15 @@ export function planService(svc: ServiceSpec, destsIn: Iterable<DestSpec>, o: Ge
           ? `jhash ip6 daddr . th dport . ip6 saddr . th sport mod 4294967295 seed 0x${o.hashSeed.toString(16)}`
           : 'ip daddr . th dport . ip saddr . th sport';
       record = `update @fl${v} { ${key} timeout ${flowTimeout(svc, o)}s : ether daddr }`;
+      if (svc.protocol === 'TCP' || isFwmark(svc)) {
+        // A client reuses a source port as soon as its side of the last connection is closed
+        // (the server, closing first, keeps the TIME_WAIT), often within seconds. A SYN on a
+        // tuple whose client sent FIN or RST is such a new connection: it is scheduled anew, as
+        // IPVS does (conn_reuse_mode), instead of following the old flow to a server that may
+        // have left the pool since. flc marks closed tuples for as long as a flow entry lives.
+        rules.push(`tcp flags & (syn | ack) == syn ${key} @flc${v} delete @fl${v} { ${key} : ether daddr } delete @flc${v} { ${key} }`);
+        rules.push(`tcp flags & (fin | rst) != 0 update @flc${v} { ${key} timeout ${flowTimeout(svc, o)}s }`);
+      }
       rules.push(`ether daddr set ${key} map @fl${v} ${record} ${fwd}`);
     }
     const p = proto(svc);
@@ -453,6 +463,9 @@ export function netdevSkeleton(device: string, priority: number, flowSize: numbe
     { name: NETDEV.svc6, kind: 'map', decl: '{ type ipv6_addr . inet_proto . inet_service : verdict; }' },
     { name: 'fl4', kind: 'map', decl: `{ type ipv4_addr . inet_service . ipv4_addr . inet_service : ether_addr; flags dynamic,timeout; size ${flowSize}; }` },
     { name: 'fl6', kind: 'map', decl: `{ typeof numgen inc mod 1 : ether daddr; flags dynamic,timeout; size ${flowSize}; }` },
+    // TCP flows whose client closed its side (FIN/RST): a SYN on one of them is a new connection
+    { name: 'flc4', kind: 'set', decl: `{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic,timeout; size ${flowSize}; }` },
+    { name: 'flc6', kind: 'set', decl: `{ typeof numgen inc mod 1; flags dynamic,timeout; size ${flowSize}; }` },
   ];
   return {
     sets,

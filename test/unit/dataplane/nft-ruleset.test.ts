@@ -121,8 +121,12 @@ describe('planService', () => {
     expect(rules(p, 'inet', 'tcp4_10_0_0_1_80')).toEqual(['drop']);
     const tail = 'ether saddr set 02:00:00:00:00:aa fwd to "eth0"';
     const rec = 'update @fl4 { ip daddr . th dport . ip saddr . th sport timeout 900s : ether daddr }';
+    const key = 'ip daddr . th dport . ip saddr . th sport';
     expect(rules(p, 'netdev', 'tcp4_10_0_0_1_80')).toEqual([
-      `ether daddr set ip daddr . th dport . ip saddr . th sport map @fl4 ${rec} ${tail}`,
+      // a SYN on a tuple the client closed is a new connection: forget the old flow (port reuse)
+      `tcp flags & (syn | ack) == syn ${key} @flc4 delete @fl4 { ${key} : ether daddr } delete @flc4 { ${key} }`,
+      `tcp flags & (fin | rst) != 0 update @flc4 { ${key} timeout 900s }`,
+      `ether daddr set ${key} map @fl4 ${rec} ${tail}`,
       'meta l4proto tcp ether daddr set ip daddr . tcp dport . numgen inc mod 3 map @dbe4tcp',
       rec,
       tail,
@@ -135,7 +139,11 @@ describe('planService', () => {
 
   it('DR: IPv6 flows are keyed by a hash, persistence by the client, one-packet has no flow table', () => {
     const v6 = planService(svc({ family: 'inet6', address: 'fd00::1' }), [dest('fd01::1', 1, 'DR')], O, DR);
-    expect(rules(v6, 'netdev', 'tcp6_fd00__1_80')![0]).toMatch(/^ether daddr set jhash ip6 daddr \. th dport \. ip6 saddr \. th sport mod 4294967295 seed 0xabc map @fl6 /);
+    expect(rules(v6, 'netdev', 'tcp6_fd00__1_80')![0]).toMatch(/^tcp flags & \(syn \| ack\) == syn jhash ip6 daddr .* @flc6 delete @fl6 /);
+    expect(rules(v6, 'netdev', 'tcp6_fd00__1_80')![2]).toMatch(/^ether daddr set jhash ip6 daddr \. th dport \. ip6 saddr \. th sport mod 4294967295 seed 0xabc map @fl6 /);
+    // UDP has no connection to reuse
+    const udp = planService(svc({ protocol: 'UDP' }), [dest('10.1.0.1', 1, 'DR')], O, DR);
+    expect(rules(udp, 'netdev', 'udp4_10_0_0_1_80')![0]).toMatch(/^ether daddr set ip daddr \. th dport \. ip saddr \. th sport map @fl4 /);
     const pers = planService(svc({ flags: { ...NOFLAGS, persistent: true }, timeoutS: 30 }), [dest('10.1.0.1', 1, 'DR')], O, DR);
     expect(rules(pers, 'netdev', 'tcp4_10_0_0_1_80')).toEqual([
       'ether daddr set ip saddr map @tcp4_10_0_0_1_80_p update @tcp4_10_0_0_1_80_p { ip saddr timeout 30s : ether daddr } ether saddr set 02:00:00:00:00:aa fwd to "eth0"',
