@@ -11,7 +11,8 @@ function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
+    // source locations (of the checker and of nested url blocks) never change what is probed
+    .filter((k) => o[k] !== undefined && k !== 'loc')
     .sort()
     .map((k) => `${JSON.stringify(k)}:${stable(o[k])}`)
     .join(',')}}`;

@@ -34,3 +34,22 @@ describe('checkerInputFromConfig', () => {
     expect(Object.keys(input.settings.trackFiles)).toEqual(['t']);
   });
 });
+
+describe('probe identity from a real configuration', () => {
+  it('the same checker written in two virtual servers (different lines) is one probe', async () => {
+    const { loadConfig } = await import('../../../src/config/index.js');
+    const { probeKey } = await import('../../../checks/dedup.js');
+    const vs = (vip: string, algo: string, extra: string): string =>
+      `virtual_server ${vip} 80 {\n lb_algo ${algo}\n real_server 10.2.0.2 80 {\n${extra}  HTTP_GET {\n   url {\n    path /\n    status_code 200\n   }\n   connect_timeout 1\n  }\n }\n}\n`;
+    const text = vs('10.1.0.1', 'rr', '') + vs('10.1.0.2', 'wrr', '  inhibit_on_failure\n  weight 3\n') + vs('10.1.0.3', 'sh', '');
+    const r = loadConfig('/x.conf', { files: { '/x.conf': text } });
+    const input = checkerInputFromConfig(r.config!);
+    const keys = input.realServers.map((rs) => probeKey(rs.checkers[0]!, rs.target));
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    // a different url is a different probe
+    const r2 = loadConfig('/y.conf', { files: { '/y.conf': vs('10.1.0.1', 'rr', '') + vs('10.1.0.2', 'rr', '').replace('path /', 'path /other') } });
+    const k2 = checkerInputFromConfig(r2.config!).realServers.map((rs) => probeKey(rs.checkers[0]!, rs.target));
+    expect(new Set(k2).size).toBe(2);
+  });
+});
