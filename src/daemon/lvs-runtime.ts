@@ -60,6 +60,7 @@ export class LvsRuntime implements DaemonComponent {
     const cfg = this.cfg;
     const now = performance.now();
     this.engine = await openEngine(cfg, this.log);
+    if (cfg.global.lvsFlush) await this.flushAll('lvs_flush');
     if (this.engine instanceof IpvsEngine && cfg.global.lvsTimeouts) await this.engine.setTimeouts(cfg.global.lvsTimeouts);
     // the manager's first table is applied by the reconciler's first pass, which adopts what
     // is already in the kernel instead of flushing it
@@ -94,6 +95,18 @@ export class LvsRuntime implements DaemonComponent {
       });
     }, 30_000);
     this.macTimer.unref();
+  }
+
+  /** lvs_flush / lvs_flush_on_stop: the whole IPVS table, or (nftables) lvsd's own tables only */
+  private async flushAll(why: string): Promise<void> {
+    const e = this.engine;
+    try {
+      if (e instanceof IpvsEngine) await e.flush();
+      else if (e instanceof NftablesEngine) await e.destroy();
+      this.log.info({ event: 'flush', why, engine: e?.name }, `${why}: flushed the ${e?.name} load balancer table`);
+    } catch (err) {
+      this.log.error({ event: 'flush', why, err: (err as Error).message }, `${why} failed`);
+    }
   }
 
   private async setSysctls(): Promise<void> {
@@ -176,10 +189,33 @@ export class LvsRuntime implements DaemonComponent {
       const rep = await this.reconciler.shutdown({ keep: opts.keep });
       this.log.info({ event: 'reconcile', removed: rep.applied, kept: opts.keep }, opts.keep ? 'left the data plane in place (-I)' : 'removed what lvsd created from the data plane');
     }
+    if (!opts.keep) await this.flushOnStop();
     if (this.engine instanceof IpvsEngine && this.syncRole && !opts.keep) {
       for (const r of ['master', 'backup'] as const) await this.engine.stopDaemon(r).catch(() => undefined);
     }
     await this.engine?.close();
+  }
+
+  /**
+   * keepalived's lvs_flush_on_stop: 'all' empties the table; 'vs' also removes configured virtual
+   * servers lvsd adopted rather than created. With nftables an emptied table of ours goes too.
+   */
+  private async flushOnStop(): Promise<void> {
+    const e = this.engine;
+    if (!e) return;
+    const mode = this.cfg.global.lvsFlushOnStop;
+    if (mode === 'all') return this.flushAll('lvs_flush_on_stop');
+    try {
+      const kernel = await e.observe();
+      if (mode === 'vs') {
+        const ops = [...this.manager.desired().keys()].filter((k) => kernel.has(k)).map((k) => ({ op: 'del-service' as const, svc: kernel.get(k)!.svc }));
+        if (ops.length) await e.apply(ops);
+        for (const o of ops) kernel.delete(o.svc.key);
+      }
+      if (e instanceof NftablesEngine && kernel.size === 0) await e.destroy();
+    } catch (err) {
+      this.log.error({ event: 'flush', err: (err as Error).message }, 'cleaning up the data plane at stop failed');
+    }
   }
 
   status(): Record<string, unknown> {

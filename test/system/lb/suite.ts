@@ -148,7 +148,7 @@ export function lbScenarios(mode: LbMode): () => LbLab {
 
 /**
  * Stop the daemon (last scenario of a file): it exits cleanly, takes its VIPs down and removes
- * every service it programmed (the table itself stays, empty, unless lvs_flush_on_stop).
+ * every service it programmed; lvsd's own nftables tables go too once they are empty.
  */
 export function stopScenario(lab: () => LbLab): void {
   it('lvsd stops on SIGTERM: exit 0, VIPs released, no service left in the data plane', async () => {
@@ -167,8 +167,10 @@ export function stopScenario(lab: () => LbLab): void {
     const exit = await d.kill('SIGTERM', 10_000);
     expect(exit.code, d.lines.slice(mark).join('\n')).toBe(0);
     expect(await seen(), d.lines.slice(mark).join('\n')).toEqual([]);
-    // DR's netdev ingress table goes with the last DR service
-    expect(await L.nft('list', 'tables')).not.toMatch(/^table netdev lvsd$/m);
+    // lvsd's tables go with the last service (DR's netdev ingress table and the inet table)
+    const tables = await L.nft('list', 'tables');
+    expect(tables).not.toMatch(/^table netdev lvsd$/m);
+    expect(tables).not.toMatch(/^table inet lvsd$/m);
     const addrs = await L.lab.exec('dir', 'ip', '-br', 'addr', 'show', 'dev', 'eth0');
     for (const v of VIPS) expect(addrs).not.toContain(v);
   });
