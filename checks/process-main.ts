@@ -1,6 +1,7 @@
 // Entry of the checker process (forked by src/daemon/checker-host.ts from dist/) or worker
 // thread: runs every health check so that their sockets, scripts and garbage never delay the
 // VRRP event loop. Reports transitions in batches, and a heartbeat the parent watches.
+import { onOrphanSignal } from '../src/daemon/child-signals.js'; // first: the signal policy holds from the start
 import { parentPort } from 'node:worker_threads';
 import { setHttpEngine } from './http.js';
 import type { ChildStats, FromChild, ToChild } from './ipc.js';
@@ -127,8 +128,8 @@ process.on('unhandledRejection', (err) => {
   io.send({ t: 'log', level: 'error', msg: `checker process: unhandled rejection: ${(err as Error)?.stack ?? String(err)}` });
 });
 if (!parentPort) {
-  // SIGTERM from a supervisor: clean stop as if asked
-  process.on('SIGTERM', () => void stop());
+  // signals to the whole group are the daemon's (see src/daemon/child-signals.ts)
+  onOrphanSignal(() => void stop());
 }
 
 io.send({ t: 'ready', pid: process.pid });

@@ -198,6 +198,9 @@ export class CheckerHost extends EventEmitter<CheckerHostEvents> {
 
   private spawnProcess(onMessage: (m: FromChild) => void, onExit: (why: string) => void, now: number): Child {
     const cp: ChildProcess = fork(this.o.entry, [], {
+      // own process group: a group signal is for the daemon, which stops checks in order; the
+      // child still ends when the daemon's channel closes
+      detached: true,
       execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -7,6 +7,7 @@
 // so its spawns are cheap, and none of them block the daemon's event loop.
 // It also gives scripts keepalived's PR_SET_PDEATHSIG behaviour: when the daemon goes away (the
 // IPC channel closes), every running script's process group gets SIGTERM, then SIGKILL.
+import { onOrphanSignal } from './child-signals.js';
 import { fileURLToPath } from 'node:url';
 import type { HelperInit, FromHelper, ToHelper } from './script-ipc.js';
 import { ScriptRunner } from './scripts.js';
@@ -72,7 +73,8 @@ export function serve(): void {
   });
   // the daemon exited or closed the channel: do not leave its scripts running
   process.on('disconnect', end);
-  process.on('SIGTERM', end);
+  // signals to the whole group are the daemon's (see child-signals.ts)
+  onOrphanSignal(end);
   process.on('uncaughtException', (e) => send({ t: 'log', level: 'error', msg: `script helper: ${e.stack ?? e.message}` }));
 }
 

@@ -75,7 +75,9 @@ export class ScriptHost implements ScriptExecutor {
     const p = new Promise<void>((resolve, reject) => {
       let child: ChildProcess;
       try {
-        child = fork(entry, [], { execArgv: [], serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        // own process group: a Ctrl-C or group signal is for the daemon, which stops the helper
+        // after its notify_stop scripts; the helper still ends when the daemon's channel closes
+        child = fork(entry, [], { execArgv: [], serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
       } catch (e) {
         reject(e as Error);
         return;
