@@ -153,19 +153,24 @@ const urlHandlers: Handlers<HttpUrl> = {
   },
 };
 
+// shared, frozen defaults: every url block of a large config would otherwise carry its own copies
+const NO_CODES: [number, number][] = Object.freeze([]) as unknown as [number, number][];
+const NO_OPTIONS: string[] = Object.freeze([]) as unknown as string[];
+const DEFAULT_CODES: [number, number][] = Object.freeze([Object.freeze([200, 299])]) as unknown as [number, number][];
+
 const IGNORED_URL = new Set(['regex_stack', 'regex_min_offset', 'regex_max_offset']);
 
 const http: Handlers<CheckerDraft> = {
   url: (s, d, c) => {
     const b = c.block(s);
     if (!b) return;
-    const u: HttpUrl = { path: '', statusCodes: [], regexNoMatch: false, regexOptions: [], loc: c.loc(s) };
+    const u: HttpUrl = { path: '', statusCodes: NO_CODES, regexNoMatch: false, regexOptions: NO_OPTIONS, loc: c.loc(s) };
     c.dispatch(b, urlHandlers, u, 'url', IGNORED_URL);
     if (!u.path) {
       c.diags.error(c.loc(s), 'url block without a path; ignored');
       return;
     }
-    if (u.statusCodes.length === 0) u.statusCodes = [[200, 299]];
+    if (u.statusCodes.length === 0) u.statusCodes = DEFAULT_CODES;
     ((d.fields['urls'] ??= []) as HttpUrl[]).push(u);
   },
   http_protocol: (s, d, c) => {
