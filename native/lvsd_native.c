@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <sched.h>
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <stdlib.h>
@@ -508,6 +509,46 @@ static napi_value js_ref_reader(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- scheduling ---------------------------------------------------------------------
+
+// setScheduler(policy, priority, resetOnFork): sched_setscheduler for the calling thread only
+// (the daemon's event loop), so that VRRP timers are not delayed by ordinary CPU load, as
+// keepalived's vrrp_rt_priority. resetOnFork: threads and processes created afterwards (checker
+// worker/process, helpers) start with the normal policy instead of inheriting this one.
+static napi_value js_set_scheduler(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t policy, prio;
+  bool reset = false;
+  if (argc < 3 || !get_i32(env, argv[0], &policy) || !get_i32(env, argv[1], &prio) ||
+      napi_get_value_bool(env, argv[2], &reset) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setScheduler(policy, priority, resetOnFork)");
+    return NULL;
+  }
+  struct sched_param sp = {.sched_priority = prio};
+  if (sched_setscheduler(0, policy | (reset ? SCHED_RESET_ON_FORK : 0), &sp) < 0)
+    return throw_errno(env, "sched_setscheduler", errno);
+  return NULL;
+}
+
+// getScheduler() -> { policy, priority, resetOnFork } of the calling thread
+static napi_value js_get_scheduler(napi_env env, napi_callback_info info) {
+  int policy = sched_getscheduler(0);
+  if (policy < 0) return throw_errno(env, "sched_getscheduler", errno);
+  struct sched_param sp;
+  if (sched_getparam(0, &sp) < 0) return throw_errno(env, "sched_getparam", errno);
+  napi_value obj, p, q, r;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_int32(env, policy & ~SCHED_RESET_ON_FORK, &p));
+  CHECK(napi_create_int32(env, sp.sched_priority, &q));
+  CHECK(napi_get_boolean(env, (policy & SCHED_RESET_ON_FORK) != 0, &r));
+  napi_set_named_property(env, obj, "policy", p);
+  napi_set_named_property(env, obj, "priority", q);
+  napi_set_named_property(env, obj, "resetOnFork", r);
+  return obj;
+}
+
 static void set_const(napi_env env, napi_value obj, const char *name, int v) {
   napi_value n;
   napi_create_int32(env, v, &n);
@@ -528,6 +569,8 @@ NAPI_MODULE_INIT() {
       {"startReader", NULL, js_start_reader, NULL, NULL, NULL, napi_default, NULL},
       {"stopReader", NULL, js_stop_reader, NULL, NULL, NULL, napi_default, NULL},
       {"refReader", NULL, js_ref_reader, NULL, NULL, NULL, napi_default, NULL},
+      {"setScheduler", NULL, js_set_scheduler, NULL, NULL, NULL, napi_default, NULL},
+      {"getScheduler", NULL, js_get_scheduler, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 
@@ -597,6 +640,9 @@ NAPI_MODULE_INIT() {
   set_const(env, c, "MSG_TRUNC", MSG_TRUNC);
   set_const(env, c, "MSG_CTRUNC", MSG_CTRUNC);
   set_const(env, c, "MSG_ERRQUEUE", MSG_ERRQUEUE);
+  set_const(env, c, "SCHED_OTHER", SCHED_OTHER);
+  set_const(env, c, "SCHED_FIFO", SCHED_FIFO);
+  set_const(env, c, "SCHED_RR", SCHED_RR);
   napi_set_named_property(env, exports, "constants", c);
   return exports;
 }

@@ -8,6 +8,9 @@ import { makeNotifySink } from '../daemon/notify-sink.js';
 import { makeLvsComponent } from '../daemon/lvs-runtime.js';
 import type { Output } from './check.js';
 
+/** SCHED_RR priority of the event loop when root: above every normal task, below kernel IRQ threads (50) */
+const VRRP_RT_PRIORITY = 1;
+
 export interface RunOptions {
   file: string;
   configId?: string;
@@ -49,11 +52,14 @@ export async function runDaemon(o: RunOptions, io: Output): Promise<number> {
     notify,
     runScript: (spec) => notify.runner.run(spec),
     lvsFactory: makeLvsComponent,
+    // as root, VRRP timers run at realtime priority (keepalived's vrrp_rt_priority): see src/daemon/sched.ts
+    ...(process.getuid?.() === 0 ? { vrrpRealtimePriority: VRRP_RT_PRIORITY } : {}),
   });
   let exitCode = 0;
   const stop = (sig: string): void => {
+    const stopped = daemon.stop(); // first: the priority-0 adverts leave before anything is logged
     log.info({ event: 'signal', signal: sig }, `received ${sig}`);
-    void daemon.stop().then(() => {
+    void stopped.then(() => {
       notify.close?.();
       process.exit(exitCode);
     });

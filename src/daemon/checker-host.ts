@@ -74,6 +74,12 @@ interface Child {
 
 export interface CheckerHostEvents {
   transition: [RsTransition];
+  /**
+   * The transitions of one report of the child, after every `transition` of it: consumers that
+   * recompute a pool per call take them at once (5,000 initial states are one report, not 5,000
+   * pool recomputations on the VRRP loop).
+   */
+  transitions: [RsTransition[]];
   restart: [RestartInfo];
   stats: [ChildStats];
 }
@@ -278,10 +284,16 @@ export class CheckerHost extends EventEmitter<CheckerHostEvents> {
         child.graceUntil = 0;
         this.checkerSnaps = m.checkers;
         break;
-      case 'events':
+      case 'events': {
         for (const [key, snap] of m.checkers) this.checkerSnaps[key] = snap;
-        for (const t of m.rs) this.onRs(t);
+        const batch: RsTransition[] = [];
+        for (const t of m.rs) {
+          const fwd = this.onRs(t);
+          if (fwd) batch.push(fwd);
+        }
+        if (batch.length) this.emit('transitions', batch);
         break;
+      }
       case 'log':
         this.log(m.level, m.msg);
         break;
@@ -290,15 +302,18 @@ export class CheckerHost extends EventEmitter<CheckerHostEvents> {
     }
   }
 
-  /** Forward a transition only when it changes what the consumer knows. */
-  private onRs(t: RsTransition): void {
+  /** Forward a transition only when it changes what the consumer knows; returns what was forwarded. */
+  private onRs(t: RsTransition): RsTransition | undefined {
     // a late report for a real server removed by a reload
-    if (!this.rsIds.has(t.rsId)) return;
+    if (!this.rsIds.has(t.rsId)) return undefined;
     const prev = this.rs.get(t.rsId);
     const { initial: _i, ...state } = t;
     this.rs.set(t.rsId, state);
-    if (!prev) this.emit('transition', { ...state, initial: true });
-    else if (prev.up !== t.up || prev.weight !== t.weight) this.emit('transition', { ...state, initial: false });
+    let fwd: RsTransition | undefined;
+    if (!prev) fwd = { ...state, initial: true };
+    else if (prev.up !== t.up || prev.weight !== t.weight) fwd = { ...state, initial: false };
+    if (fwd) this.emit('transition', fwd);
+    return fwd;
   }
 
   private onExit(child: Child, why: string): void {

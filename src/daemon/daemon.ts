@@ -6,6 +6,7 @@ import type { Config } from '../config/model.js';
 import type { Logger } from './log.js';
 import { VrrpRuntime, type NotifySink, type StateChange } from './vrrp-runtime.js';
 import type { RunScript } from './scripts.js';
+import { loopSched, setLoopRealtime } from './sched.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -22,6 +23,11 @@ export interface DaemonOptions {
   runScript?: RunScript;
   /** extra component started after VRRP (the LVS side), given the VRRP state stream */
   lvsFactory?: (cfg: Config, d: Daemon) => DaemonComponent;
+  /**
+   * Run the event loop (VRRP timers and adverts) at SCHED_RR with this priority (1..99) when
+   * there are VRRP instances; 0/undefined: normal scheduling. A refusal (not root) is a warning.
+   */
+  vrrpRealtimePriority?: number;
 }
 
 export interface DaemonComponent {
@@ -45,6 +51,7 @@ export class Daemon {
     const { log } = this.opts;
     if (this.opts.pidFile) fs.writeFileSync(this.opts.pidFile, `${process.pid}\n`);
     if (this.opts.vrrp && this.cfg.instances.length) {
+      if (this.opts.vrrpRealtimePriority) this.setRealtime(this.opts.vrrpRealtimePriority);
       this.vrrp = new VrrpRuntime(this.cfg, {
         log: log.child({ sub: 'vrrp' }),
         notify: this.opts.notify,
@@ -61,12 +68,25 @@ export class Daemon {
     log.info({ event: 'started', instances: this.cfg.instances.length, virtualServers: this.cfg.virtualServers.length }, 'lvsd started');
   }
 
+  private setRealtime(priority: number): void {
+    const { log } = this.opts;
+    try {
+      setLoopRealtime(priority);
+      const s = loopSched();
+      log.info({ event: 'sched', ...s }, `event loop scheduling: ${s.policy} priority ${s.priority}`);
+    } catch (e) {
+      log.warn({ event: 'sched', err: (e as Error).message }, 'cannot give the VRRP event loop realtime priority; CPU load may delay adverts');
+    }
+  }
+
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       const { log } = this.opts;
+      // VRRP first: the backup takes over after Skew_Time, while we still forward. The
+      // priority-0 adverts leave synchronously inside stop(), before any log line is written
+      const vrrpStopped = this.vrrp?.stop();
       log.info({ event: 'stopping' }, 'lvsd stopping');
-      // VRRP first: the backup takes over after Skew_Time, while we still forward
-      await this.vrrp?.stop().catch((e) => log.error({ err: (e as Error).message }, 'VRRP shutdown failed'));
+      await vrrpStopped?.catch((e) => log.error({ err: (e as Error).message }, 'VRRP shutdown failed'));
       await this.lvs?.stop({ keep: this.opts.keepIpvsOnStop }).catch((e) => log.error({ err: (e as Error).message }, 'LVS shutdown failed'));
       if (this.opts.pidFile) fs.rmSync(this.opts.pidFile, { force: true });
       log.info({ event: 'stopped' }, 'lvsd stopped');

@@ -80,7 +80,8 @@ export class LvsRuntime implements DaemonComponent {
       isolation: cfg.lvsd.checkerIsolation,
       log: (level, msg) => this.log[level]({ sub: 'checks' }, msg),
     });
-    this.checkers.on('transition', (t) => this.handle(this.manager.onCheck(t, performance.now())));
+    // one manager call per report of the checker: the pool is recomputed once, not per real server
+    this.checkers.on('transitions', (ts) => this.handle(this.manager.onChecks(ts, performance.now())));
     this.checkers.on('restart', (r) => this.log.warn({ sub: 'checks', ...r }, 'checker process restarted'));
     this.checkers.start(checkerInputFromConfig(cfg));
   }

@@ -31,6 +31,9 @@ export interface NativeAddon {
   startReader(fd: number, maxlen: number, cb: (pkt: RecvResult | null, err: NodeJS.ErrnoException | null) => void): unknown;
   stopReader(handle: unknown): void;
   refReader(handle: unknown, ref: boolean): void;
+  /** sched_setscheduler of the calling thread (policy: constants SCHED_OTHER/_FIFO/_RR) */
+  setScheduler(policy: number, priority: number, resetOnFork: boolean): void;
+  getScheduler(): { policy: number; priority: number; resetOnFork: boolean };
   constants: NativeConstants;
 }
 
