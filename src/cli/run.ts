@@ -40,6 +40,8 @@ export async function runDaemon(o: RunOptions, io: Output): Promise<number> {
     return EXIT_ERRORS_FIXED;
   }
   const log = createLogger({ detail: o.detail });
+  // vrrp_rt_priority from the config (0 = off), else realtime priority 1 when root
+  const rtPriority = res.config.global.vrrpRtPriority ?? (process.getuid?.() === 0 ? VRRP_RT_PRIORITY : 0);
   const cfg = res.config;
   const notify = await makeNotifySink(cfg, log.child({ sub: 'notify' }));
   const daemon = new Daemon(cfg, {
@@ -53,7 +55,7 @@ export async function runDaemon(o: RunOptions, io: Output): Promise<number> {
     runScript: (spec) => notify.runner.run(spec),
     lvsFactory: makeLvsComponent,
     // as root, VRRP timers run at realtime priority (keepalived's vrrp_rt_priority): see src/daemon/sched.ts
-    ...(process.getuid?.() === 0 ? { vrrpRealtimePriority: VRRP_RT_PRIORITY } : {}),
+    ...(rtPriority ? { vrrpRealtimePriority: rtPriority } : {}),
   });
   let exitCode = 0;
   const stop = (sig: string): void => {

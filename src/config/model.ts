@@ -103,6 +103,8 @@ export interface GlobalDefs {
   vrrpLowerPrioNoAdvert: boolean;
   vrrpHigherPrioSendAdvert: boolean;
   vrrpStartupDelayMs: number;
+  /** SCHED_RR priority of the VRRP event loop (keepalived vrrp_rt_priority); 0 = normal scheduling; absent = lvsd's default (1 when root) */
+  vrrpRtPriority?: number;
   dynamicInterfaces: boolean;
   // LVS
   lvsSyncDaemon?: LvsSyncDaemon;

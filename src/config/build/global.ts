@@ -51,7 +51,7 @@ export function defaultLvsd(): LvsdSettings {
 export const IGNORED_GLOBAL = new Set([
   'enable_snmp_vrrp', 'enable_snmp_checker', 'enable_snmp_rfc', 'enable_snmp_rfcv2', 'enable_snmp_rfcv3',
   'enable_snmp_keepalived', 'enable_traps', 'snmp_socket', 'enable_dbus', 'dbus_service_name',
-  'vrrp_priority', 'checker_priority', 'bfd_priority', 'vrrp_rt_priority', 'checker_rt_priority',
+  'vrrp_priority', 'checker_priority', 'bfd_priority', 'checker_rt_priority',
   'bfd_rt_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap', 'vrrp_cpu_affinity',
   'checker_cpu_affinity', 'bfd_cpu_affinity', 'max_auto_priority', 'min_auto_priority_delay',
   'vrrp_rlimit_rttime', 'checker_rlimit_rttime', 'bfd_rlimit_rttime', 'vmac_prefix', 'vmac_addr_prefix',
@@ -275,6 +275,11 @@ export const globalHandlers: Handlers<GlobalDefs> = {
   vrrp_startup_delay: (s, g, c) => {
     const v = c.timerStmt(s, 0, 3600);
     if (v !== undefined) g.vrrpStartupDelayMs = v;
+  },
+  vrrp_rt_priority: (s, g, c) => {
+    // keepalived takes 1..99; lvsd also takes 0 to run the VRRP loop with normal scheduling
+    const v = c.intStmt(s, 0, 99);
+    if (v !== undefined) g.vrrpRtPriority = v;
   },
   dynamic_interfaces: (s, g, c) => {
     if (!c.arity(s, 0, 1)) return;

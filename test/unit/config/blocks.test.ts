@@ -28,6 +28,7 @@ describe('global_defs', () => {
   vrrp_garp_interval 0.001
   vrrp_down_timer_adverts 5
   vrrp_startup_delay 1.5
+  vrrp_rt_priority 5
   lvs_timeouts tcp 900 tcpfin 120 udp 300
   lvs_flush
   lvs_flush_on_stop VS
@@ -58,6 +59,7 @@ global_defs {
       vrrpGarpIntervalMs: 1,
       vrrpDownTimerAdverts: 5,
       vrrpStartupDelayMs: 1500,
+      vrrpRtPriority: 5,
       lvsTimeouts: { tcpMs: 900000, tcpFinMs: 120000, udpMs: 300000 },
       lvsFlush: true,
       lvsFlushOnStop: 'vs',
