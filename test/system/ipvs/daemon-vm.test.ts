@@ -18,7 +18,7 @@ interface CaseOut {
   ms: number;
 }
 
-const PER_MODE = ['start', 'ipvsadm', 'rr', 'wrr', 'sh', 'rs-down', 'rs-up', 'stop'];
+const PER_MODE = ['start', 'ipvsadm', 'rr', 'wrr', 'sh', 'rs-down', 'rs-up', 'drift', 'stop'];
 const CASES = [...PER_MODE.map((c) => `nat-${c}`), ...PER_MODE.map((c) => `dr-${c}`), 'dr-realserver-down'];
 
 const DRIVER = 'dist/test/vm/scenarios/daemon-ipvs.js';

@@ -146,6 +146,23 @@ async function scenario(mode: LbMode): Promise<void> {
       };
     });
 
+    // drift: entries changed behind lvsd's back with ipvsadm are put back by the reconciler
+    // (reconcile_interval 1 s; the VM runs Node ~10x slower, hence the slack)
+    await kase(`${p}drift`, async () => {
+      const rs1 = rsAddress(mode, 0);
+      await lab.lab.exec('dir', 'ipvsadm', '-d', '-t', `${VIP_RR}:80`, '-r', `${rs1}:80`);
+      await lab.lab.exec('dir', 'ipvsadm', '-e', '-t', `${VIP_WRR}:80`, '-r', `${rs1}:80`, mode === 'dr' ? '-g' : '-m', '-w', '7');
+      const t0 = Date.now();
+      let table = await ipvsTable(lab);
+      const want = JSON.stringify(expectedTable(mode, full));
+      while (JSON.stringify(table) !== want && Date.now() - t0 < 10_000) {
+        await new Promise((r) => setTimeout(r, 100));
+        table = await ipvsTable(lab);
+      }
+      const restoreMs = Date.now() - t0;
+      return { expected: { table: expectedTable(mode, full), withinSlack: true }, actual: { table, withinSlack: restoreMs <= 1000 + 4000 }, note: { restoreMs } };
+    });
+
     await kase(`${p}stop`, async () => {
       const exit = await d.kill('SIGTERM', TIMEOUT_MS);
       const table = await ipvsTable(lab);
