@@ -34,7 +34,7 @@ describe.skipIf(skip !== undefined)(`lvsd end to end with IPVS (VM)${skip ? ` â€
     if (!built.ok || !fs.existsSync(path.join(REPO_ROOT, DRIVER))) throw new Error(`compiling the VM driver failed:\n${built.output}`);
     run = await runInVm(`node ${DRIVER}`, { timeoutS: 600 });
     results = new Map(parseCases<CaseOut>(run.output).map((c) => [c.name, c]));
-    for (const c of results.values()) if (c.note !== undefined && /start|rs-down|rs-up/.test(c.name)) console.log(`[ipvs vm] ${c.name} (${c.ms} ms): ${JSON.stringify(c.note)}`);
+    for (const c of results.values()) if (c.note !== undefined && /start|rs-down|rs-up|drift/.test(c.name)) console.log(`[ipvs vm] ${c.name} (${c.ms} ms): ${JSON.stringify(c.note)}`);
     for (const l of run.output.split('\n').filter((x) => x.startsWith('@@LOG'))) console.log(`[ipvs vm] ${l}`);
   }, 900_000);
 
