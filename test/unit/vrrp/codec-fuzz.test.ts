@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeVrrp, encodeVrrp } from '../../../src/vrrp/codec.js';
+import { ipv6Bytes } from '../../../src/net/sockaddr.js';
 import { decodeIpv4Vrrp, encodeIpv4Vrrp } from '../../../src/vrrp/ipv4.js';
 import { DROP_REASONS } from '../../../src/vrrp/packet.js';
 import { rxFromIpv4, rxFromIpv6 } from '../../../src/vrrp/receive.js';
@@ -144,8 +145,10 @@ describe('round trip', () => {
         const msg = encodeVrrp({ ...f, advertIntMs: f.cs * 10, authType: 0, authData: undefined }, ctx);
         const r = decodeVrrp(msg, ctx);
         expect(r.ok).toBe(true);
-        // the same bytes framed with another destination must fail the checksum
-        const other = dst === 'ff02::12' ? 'ff02::13' : 'ff02::12';
+        // the same bytes framed with another destination must fail the checksum; in ones'-
+        // complement arithmetic 0x0000 and 0xffff are both zero, so pick a destination whose
+        // pseudo-header sum really differs (a random address may sum like ff02::12)
+        const other = ['ff02::12', 'ff02::13', 'ff02::14'].find((o) => onesSum(o) !== onesSum(dst))!;
         const r2 = decodeVrrp(msg, { ...ctx, dst: other });
         expect(r2.ok ? 'ok' : r2.reason).toBe('bad-checksum');
       }),
@@ -164,3 +167,12 @@ describe('round trip', () => {
     expect(() => encodeVrrp(base, { ...ctx, family: 'inet6', src: 'fe80::1', dst: 'ff02::12' })).toThrow(/IPv4 only/);
   });
 });
+
+/** ones'-complement sum of an IPv6 address's 16-bit words, normalised (0xffff -> 0) */
+function onesSum(addr: string): number {
+  const b = ipv6Bytes(addr);
+  let sum = 0;
+  for (let i = 0; i < 16; i += 2) sum += b.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0xffff ? 0 : sum;
+}
