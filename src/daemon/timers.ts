@@ -4,8 +4,17 @@
 // would cost more than the adverts themselves. Deadlines live in a binary heap (stale entries
 // are skipped lazily) and a single setTimeout waits for the earliest. Everything due within
 // `slackMs` is fired in one wake-up, which also batches instances whose adverts line up.
+//
+// Node timers have 1 ms granularity and fire up to ~1 ms late. Keys marked `precise` (the
+// master-down timer: every millisecond it fires late is outage) wake up to 2 ms early and
+// poll the event loop (setImmediate) for the rest, then fire at, never before, the deadline.
+// That costs about a millisecond of CPU per takeover; such a deadline is only reached when
+// the master has really gone quiet (adverts push it back long before).
 
 export type TimerCallback = (key: string, now: number) => void;
+
+/** how long before a precise deadline the event loop is polled (a Node timer can wake ±1 ms off) */
+const POLL_MS = 2;
 
 interface Entry {
   at: number;
@@ -18,6 +27,7 @@ export class TimerQueue {
   private readonly gens = new Map<string, number>();
   private handle: NodeJS.Timeout | null = null;
   private armedAt = Infinity;
+  private polling: NodeJS.Immediate | null = null;
   private firing = false;
   private stopped = false;
 
@@ -26,6 +36,8 @@ export class TimerQueue {
     private readonly clock: () => number = () => performance.now(),
     /** fire deadlines up to this much early (the VRRP core tolerates 1 ms) */
     private readonly slackMs = 0.5,
+    /** keys fired at their exact deadline (see above) */
+    private readonly precise?: (key: string) => boolean,
   ) {}
 
   set(key: string, at: number): void {
@@ -47,7 +59,9 @@ export class TimerQueue {
   stop(): void {
     this.stopped = true;
     if (this.handle) clearTimeout(this.handle);
+    if (this.polling) clearImmediate(this.polling);
     this.handle = null;
+    this.polling = null;
     this.heap = [];
   }
 
@@ -106,10 +120,24 @@ export class TimerQueue {
       this.armedAt = Infinity;
       return;
     }
-    if (this.handle && this.armedAt <= next.at) return;
+    if (this.polling) return; // fire() runs on the next loop turn and re-arms
+    const exact = this.precise?.(next.key) ?? false;
+    const now = this.clock();
+    if (exact && next.at - now <= POLL_MS) {
+      if (this.handle) clearTimeout(this.handle);
+      this.handle = null;
+      this.armedAt = Infinity;
+      this.polling = setImmediate(() => {
+        this.polling = null;
+        this.fire();
+      });
+      return;
+    }
+    const wake = exact ? next.at - POLL_MS + 0.5 : next.at;
+    if (this.handle && this.armedAt <= wake) return;
     if (this.handle) clearTimeout(this.handle);
-    this.armedAt = next.at;
-    const delay = Math.max(0, Math.round(next.at - this.clock()));
+    this.armedAt = wake;
+    const delay = Math.max(0, exact ? Math.floor(wake - now) : Math.round(wake - now));
     this.handle = setTimeout(() => this.fire(), delay);
   }
 
@@ -121,7 +149,7 @@ export class TimerQueue {
       for (;;) {
         const now = this.clock();
         const top = this.heap[0];
-        if (!top || top.at > now + this.slackMs) break;
+        if (!top || top.at > now + (this.precise?.(top.key) ? 0 : this.slackMs)) break;
         this.pop();
         if (!this.live(top)) continue;
         // a fired timer is gone until set again

@@ -12,6 +12,7 @@ import { interfaceInfoFrom, type InterfaceInfo } from '../net/interfaces.js';
 import type { AddressSpec, AddrInfo, LinkInfo, RtnlEvent } from '../net/rtnetlink/codec.js';
 import { buildGarp, buildUnsolicitedNa } from '../net/arp.js';
 import { TimerQueue } from './timers.js';
+import { warmVrrpPaths } from './vrrp-warmup.js';
 import type { Logger } from './log.js';
 import { PeriodicScript, vrrpScriptSpec } from './periodic-script.js';
 import { scriptSucceeded, describeResult, type RunScript } from './scripts.js';
@@ -64,6 +65,8 @@ export class VrrpRuntime {
   private readonly packetSockets = new Map<string, PacketSocket>();
   private readonly timers: TimerQueue;
   private readonly chains = new Map<string, Promise<void>>();
+  /** unfinished steps per instance chain (0: idle, the next step starts at once) */
+  private readonly chainDepth = new Map<string, number>();
   private links = new Map<number, LinkInfo>();
   private addrs: AddrInfo[] = [];
   private readonly clock: () => number;
@@ -83,10 +86,19 @@ export class VrrpRuntime {
     this.clock = opts.clock ?? (() => performance.now());
     this.log = opts.log;
     this.pool = new VrrpSocketPool({ clock: this.clock, onError: (e) => this.log.warn({ err: e.message }, 'VRRP socket error') });
-    this.timers = new TimerQueue((key, now) => {
-      const [inst, timer] = key.split(SEP) as [string, TimerName];
-      this.exec(this.node.timerFired(inst, timer, now));
-    }, this.clock);
+    // the master-down timer fires at its deadline, not up to a millisecond late: that is outage
+    const masterDown = `${SEP}masterDown`;
+    this.timers = new TimerQueue(
+      (key, now) => {
+        const [inst, timer] = key.split(SEP) as [string, TimerName];
+        // an advert that arrived before the deadline but is still queued (the loop stalled) counts
+        if (timer === 'masterDown') for (const s of this.sockets.values()) s.socket.poll();
+        this.exec(this.node.timerFired(inst, timer, now));
+      },
+      this.clock,
+      undefined,
+      (key) => key.endsWith(masterDown),
+    );
   }
 
   async start(): Promise<void> {
@@ -131,6 +143,13 @@ export class VrrpRuntime {
     for (const name of this.watched) this.exec(this.node.setInterface(name, this.isUp(name), now));
     for (const { inst, reason } of noAddress) this.exec(this.node.setInstanceFault(inst, reason, now));
     this.openSockets(info);
+    // the takeover path (adverts, VIP add, GARPs) must not pay for compilation or socket setup
+    warmVrrpPaths(cfg);
+    for (const inst of cfg.instances) {
+      for (const t of this.node.instanceConfig(inst.name)?.garpTargets ?? []) {
+        if (!this.packetSockets.has(t.dev) && this.ifindexOf(t.dev) !== undefined) this.packetSocket(t.dev);
+      }
+    }
     this.startTrackers();
     for (const r of cfg.instances.flatMap((i) => i.virtualRoutes.concat(i.virtualRules).map((x) => ({ i, x })))) {
       this.log.warn({ instance: r.i.name, line: r.x.loc.line }, `virtual_routes/virtual_rules are not applied by lvsd yet: "${r.x.text}"`);
@@ -258,8 +277,16 @@ export class VrrpRuntime {
   // ---- actions -----------------------------------------------------------------------
 
   private exec(actions: readonly NodeAction[]): void {
-    for (const a of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i]!;
+      const b = actions[i + 1];
       try {
+        if (a.type === 'addVips' && b?.type === 'sendGarp' && b.instance === a.instance) {
+          // a takeover: one step, so the GARPs leave as soon as the VIPs are added (the log lines after)
+          this.chain(a.instance, () => this.vips(a.instance, 'add', [...a.vips, ...a.excluded], () => this.garps(b.sends)));
+          i++;
+          continue;
+        }
         this.execOne(a);
       } catch (e) {
         this.log.error({ action: a.type, err: (e as Error).message }, 'VRRP action failed');
@@ -329,8 +356,25 @@ export class VrrpRuntime {
   }
 
   private chain(instance: string, step: () => Promise<void>): void {
-    const prev = this.chains.get(instance) ?? Promise.resolve();
-    const next = prev.then(step).catch((e) => this.log.error({ instance, err: (e as Error).message }, 'VIP/GARP step failed'));
+    const depth = this.chainDepth.get(instance) ?? 0;
+    this.chainDepth.set(instance, depth + 1);
+    const run = (): Promise<void> => {
+      try {
+        return step();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    // an idle chain starts the step in this turn: a takeover's VIP add (and, once it is
+    // acknowledged, its GARPs) must not wait behind the rest of the action batch and its logging
+    const started = depth === 0 ? run() : this.chains.get(instance)!.then(run);
+    const next = started
+      .catch((e) => this.log.error({ instance, err: (e as Error).message }, 'VIP/GARP step failed'))
+      .finally(() => {
+        const d = (this.chainDepth.get(instance) ?? 1) - 1;
+        if (d > 0) this.chainDepth.set(instance, d);
+        else this.chainDepth.delete(instance);
+      });
     this.chains.set(instance, next);
   }
 
@@ -339,9 +383,11 @@ export class VrrpRuntime {
     return undefined;
   }
 
-  private async vips(instance: string, op: 'add' | 'remove', list: readonly VirtualIp[]): Promise<void> {
+  /** `then`: runs once every address is done (before the success log lines are written) */
+  private async vips(instance: string, op: 'add' | 'remove', list: readonly VirtualIp[], then?: () => Promise<void>): Promise<void> {
     const inst = this.cfg.instances.find((i) => i.name === instance);
-    if (!inst) return;
+    if (!inst) return then?.();
+    const done: (() => void)[] = [];
     for (const v of list) {
       const dev = v.dev ?? inst.interface;
       const ifindex = this.ifindexOf(dev);
@@ -359,15 +405,20 @@ export class VrrpRuntime {
       try {
         if (op === 'add') {
           const added = await this.rtnl.addAddress(spec, { ignoreExisting: true });
-          this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op, changed: added }, `${instance}: added ${v.address}/${v.prefixLen} on ${dev}`);
+          done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op, changed: added }, `${instance}: added ${v.address}/${v.prefixLen} on ${dev}`));
         } else {
           const removed = await this.rtnl.deleteAddress(spec, { ignoreMissing: true });
-          if (removed) this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op }, `${instance}: removed ${v.address}/${v.prefixLen} from ${dev}`);
+          if (removed) done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op }, `${instance}: removed ${v.address}/${v.prefixLen} from ${dev}`));
         }
       } catch (e) {
         this.counters.vipErrors++;
         this.log.error({ instance, vip: v.address, dev, op, err: (e as Error).message }, `cannot ${op} VIP`);
       }
+    }
+    try {
+      await then?.();
+    } finally {
+      for (const f of done) f();
     }
   }
 

@@ -149,6 +149,9 @@ export class VrrpSocket {
   private readonly rcvbuf: number;
   private readonly onError: ((e: Error) => void) | undefined;
   private closed = false;
+  /** canonical forms and sockaddrs of the few addresses we send to/from (an advert every 10 ms per instance must not re-parse them) */
+  private readonly canonical = new Map<string, string>();
+  private readonly sockaddrs = new Map<string, Buffer>();
 
   private get v4(): boolean {
     return this.family === 'inet';
@@ -338,6 +341,31 @@ export class VrrpSocket {
     }
   }
 
+  /**
+   * Read whatever is queued right now and deliver it as the reader would (synchronously, up to
+   * `max` datagrams per socket). Before a master-down timer expires, the daemon polls: after an
+   * event-loop stall (GC, CPU starvation) the timer phase runs before the poll phase, and an
+   * advert that arrived in time, still queued here, must count. Returns the datagrams read.
+   */
+  poll(max = 256): number {
+    let n = 0;
+    for (const [s, protocol] of [[this.sock, IPPROTO_VRRP], [this.ahSock, IPPROTO_AH]] as const) {
+      for (let i = 0; s && !s.isClosed && i < max; i++) {
+        let pkt;
+        try {
+          pkt = s.recv(RECV_MAX);
+        } catch (e) {
+          this.onRecvError(e as NodeJS.ErrnoException);
+          break;
+        }
+        if (!pkt) break;
+        n++;
+        this.onDatagram(pkt.data, pkt.addr, pkt.cmsg, pkt.flags, protocol);
+      }
+    }
+    return n;
+  }
+
   private onRecvError(err: NodeJS.ErrnoException): void {
     this.stats.recvErrors++;
     this.report(new Error(`VRRP socket on ${this.ifname} (${this.ipv}): receive: ${err.message}`));
@@ -403,11 +431,32 @@ export class VrrpSocket {
     return report;
   }
 
+  private canon(ip: string): string {
+    let c = this.canonical.get(ip);
+    if (c === undefined) {
+      c = key(ip); // throws on a bad address: not cached
+      if (this.canonical.size >= 256) this.canonical.clear();
+      this.canonical.set(ip, c);
+    }
+    return c;
+  }
+
+  /** sockaddr for a canonical destination (the native send copies it; never mutated) */
+  private sockaddr(dst: string): Buffer {
+    let b = this.sockaddrs.get(dst);
+    if (!b) {
+      b = this.v4 ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
+      if (this.sockaddrs.size >= 256) this.sockaddrs.clear();
+      this.sockaddrs.set(dst, b);
+    }
+    return b;
+  }
+
   private sendOne(payload: Payload, dstText: string, opts: VrrpSendOptions): void {
-    const dst = key(dstText);
+    const dst = this.canon(dstText);
     const srcText = opts.src ?? this.src;
     if (!srcText) throw new Error(`VRRP send on ${this.ifname}: no source address (interface without ${this.ipv} address?)`);
-    const src = key(srcText);
+    const src = this.canon(srcText);
     if (this.v4 === dst.includes(':') || this.v4 === src.includes(':'))
       throw new Error(`VRRP send on ${this.ifname}: ${src} -> ${dst} is not ${this.ipv}`);
     const ttl = opts.ttl ?? VRRP_TTL;
@@ -421,14 +470,14 @@ export class VrrpSocket {
       const body = typeof payload === 'function' ? payload({ family: 'inet', src, dst, protocol, ttl, ipv4HeaderFor: header }) : payload;
       if (opts.ipHeaderIncluded) {
         if (body.length < 20 || body[0]! >> 4 !== 4) throw new Error(`VRRP send on ${this.ifname}: not an IPv4 datagram`);
-        this.sock.send(body, sockaddrIn(dst));
+        this.sock.send(body, this.sockaddr(dst));
         return;
       }
-      this.sock.send(Buffer.concat([header(body.length), body]), sockaddrIn(dst));
+      this.sock.send(Buffer.concat([header(body.length), body]), this.sockaddr(dst));
     } else {
       if (protocol !== IPPROTO_VRRP) throw new Error('IPv6 VRRP sockets send protocol 112 only');
       const body = typeof payload === 'function' ? payload({ family: 'inet6', src, dst, protocol, ttl }) : payload;
-      this.sock.send(body, sockaddrIn6(dst, 0, this.ifindex), ipv6SendCmsgs(src, this.ifindex, ttl));
+      this.sock.send(body, this.sockaddr(dst), ipv6SendCmsgs(src, this.ifindex, ttl));
     }
   }
 

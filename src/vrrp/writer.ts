@@ -23,8 +23,23 @@ export interface OutgoingAdvert {
 
 export class AdvertWriter {
   private ipId = 0;
+  /**
+   * The last priority's adverts, encoded once: between rounds only the IPv4 ID and header
+   * checksum change (keepalived likewise patches a prebuilt packet). Not used with AH, whose
+   * ICV covers the sequence number. At 50 instances × 10 ms this is most of the encoding cost.
+   */
+  private cached: { priority: number; packets: OutgoingAdvert[] } | undefined;
 
-  constructor(private readonly cfg: InstanceConfig) {}
+  constructor(private readonly cfg: InstanceConfig) {
+    // ready before the first takeover; a config we cannot encode fails (and is reported) at write()
+    if (cfg.auth.type !== 'AH') {
+      try {
+        this.template(cfg.basePriority);
+      } catch {
+        this.cached = undefined;
+      }
+    }
+  }
 
   fields(priority: number): AdvertFields {
     const c = this.cfg;
@@ -44,6 +59,20 @@ export class AdvertWriter {
 
   write(priority: number, ahSeq?: number): OutgoingAdvert[] {
     const c = this.cfg;
+    if (c.family === 'inet6') return this.template(priority).map((p) => ({ ...p, bytes: p.bytes.slice() }));
+    // keepalived: one ID per advert round (shared by every unicast peer); 0 is left to the kernel
+    this.ipId = (this.ipId + 1) & 0xffff || 1;
+    if (c.auth.type === 'AH') return this.encode(priority, this.ipId, ahSeq);
+    return this.template(priority).map((p) => ({ ...p, bytes: withIpv4Id(p.bytes, this.ipId) }));
+  }
+
+  private template(priority: number): OutgoingAdvert[] {
+    if (this.cached?.priority !== priority) this.cached = { priority, packets: this.encode(priority, 0, undefined) };
+    return this.cached.packets;
+  }
+
+  private encode(priority: number, id: number, ahSeq: number | undefined): OutgoingAdvert[] {
+    const c = this.cfg;
     const f = this.fields(priority);
     const unicast = c.unicastPeers.length > 0;
     const ttl = unicast && c.unicastTtl !== undefined ? c.unicastTtl : VRRP_TTL;
@@ -57,8 +86,6 @@ export class AdvertWriter {
         ttl,
       }));
     }
-    // keepalived: one ID per advert round (shared by every unicast peer); 0 is left to the kernel
-    this.ipId = (this.ipId + 1) & 0xffff || 1;
     return c.destinations.map((dst) => ({
       family: 'inet',
       src: c.src,
@@ -66,7 +93,7 @@ export class AdvertWriter {
       bytes: encodeIpv4Vrrp(f, {
         src: c.src,
         dst,
-        id: this.ipId,
+        id,
         ttl,
         ...(c.auth.type === 'AH' ? { ah: { key: c.auth.key, seq: ahSeq ?? 0, zeroTtl: unicast } } : {}),
       }),
@@ -74,4 +101,19 @@ export class AdvertWriter {
       ttl,
     }));
   }
+}
+
+/** A copy of an IPv4 datagram (20-byte header, as encodeIpv4Vrrp writes) with another IP ID. */
+function withIpv4Id(datagram: Uint8Array, id: number): Uint8Array {
+  const b = datagram.slice();
+  b[4] = id >> 8;
+  b[5] = id & 0xff;
+  b[10] = b[11] = 0;
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+  b[10] = sum >> 8;
+  b[11] = sum & 0xff;
+  return b;
 }

@@ -170,8 +170,30 @@ export class NetlinkSocket {
       } catch (e) {
         this.finish(seq);
         reject(e as Error);
+        return;
       }
+      if (!dump) this.drainNow(seq);
     });
+  }
+
+  /**
+   * The kernel handles a (non-dump) request inside sendmsg, so its answer is usually queued
+   * already: read it now rather than one event-loop turn later. A VRRP takeover sends its GARPs
+   * only once the VIP add is acknowledged, so this turn is outage time. Bounded; whatever is
+   * left (or arrives later) goes through the reader as before.
+   */
+  private drainNow(seq: number): void {
+    for (let i = 0; i < 8 && this.pending.has(seq); i++) {
+      let pkt;
+      try {
+        pkt = this.sock.recv(1 << 17);
+      } catch (e) {
+        this.onSocketError(e as NodeJS.ErrnoException);
+        return;
+      }
+      if (!pkt) return;
+      this.onDatagram(pkt.data);
+    }
   }
 
   /**
