@@ -383,11 +383,18 @@ export class VrrpRuntime {
     return undefined;
   }
 
-  /** `then`: runs once every address is done (before the success log lines are written) */
+  /**
+   * Add or remove the VIPs; `then` runs once the kernel has them (before any log line).
+   * An add is applied by the kernel inside the sendmsg() of its RTM_NEWADDR (rtnetlink runs in
+   * the sender's context), so a takeover's GARPs go out right after the requests are sent, not
+   * after their ACKs have been read back: that saves an event-loop turn per takeover. The ACKs
+   * are still collected, for errors and logs.
+   */
   private async vips(instance: string, op: 'add' | 'remove', list: readonly VirtualIp[], then?: () => Promise<void>): Promise<void> {
     const inst = this.cfg.instances.find((i) => i.name === instance);
     if (!inst) return then?.();
     const done: (() => void)[] = [];
+    const pending: Promise<void>[] = [];
     for (const v of list) {
       const dev = v.dev ?? inst.interface;
       const ifindex = this.ifindexOf(dev);
@@ -402,22 +409,31 @@ export class VrrpRuntime {
       if (v.scope) spec.scope = scopeOf(v.scope);
       // keepalived adds IPv6 VIPs with nodad: a VIP must be usable at once after a takeover
       if (v.family === 'inet6') spec.nodad = true;
-      try {
-        if (op === 'add') {
-          const added = await this.rtnl.addAddress(spec, { ignoreExisting: true });
-          done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op, changed: added }, `${instance}: added ${v.address}/${v.prefixLen} on ${dev}`));
-        } else {
-          const removed = await this.rtnl.deleteAddress(spec, { ignoreMissing: true });
-          if (removed) done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op }, `${instance}: removed ${v.address}/${v.prefixLen} from ${dev}`));
-        }
-      } catch (e) {
+      const failed = (e: unknown): void => {
         this.counters.vipErrors++;
         this.log.error({ instance, vip: v.address, dev, op, err: (e as Error).message }, `cannot ${op} VIP`);
+      };
+      if (op === 'add') {
+        // not awaited here: the request is sent (and applied) now, its ACK is read below
+        pending.push(
+          this.rtnl.addAddress(spec, { ignoreExisting: true }).then(
+            (added) => void done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op, changed: added }, `${instance}: added ${v.address}/${v.prefixLen} on ${dev}`)),
+            failed,
+          ),
+        );
+      } else {
+        try {
+          const removed = await this.rtnl.deleteAddress(spec, { ignoreMissing: true });
+          if (removed) done.push(() => this.log.info({ event: 'vip', instance, vip: `${v.address}/${v.prefixLen}`, dev, op }, `${instance}: removed ${v.address}/${v.prefixLen} from ${dev}`));
+        } catch (e) {
+          failed(e);
+        }
       }
     }
     try {
       await then?.();
     } finally {
+      await Promise.all(pending);
       for (const f of done) f();
     }
   }
