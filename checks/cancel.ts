@@ -59,3 +59,35 @@ export class Cancel implements Cancellation {
     return c;
   }
 }
+
+export interface OutcomeHooks {
+  /** the probe's deadline passed */
+  timeout: () => void;
+  /** the probe was cancelled (shutdown, reload) */
+  abort: () => void;
+  /** release what the probe holds (a socket); runs once, after the first outcome */
+  cleanup?: () => void;
+}
+
+/**
+ * A probe's single outcome: the first call of the returned `finish` wins, removes the deadline
+ * and the abort listener, runs `cleanup`, then resolves; later calls are ignored. Every event of
+ * a probe (reply, error, timeout, abort) ends in `finish`.
+ */
+export function settleOnce<R>(resolve: (r: R) => void, cancel: Cancellation, timeoutMs: number, hooks: OutcomeHooks): (r: R) => void {
+  let done = false;
+  const timer = setTimeout(hooks.timeout, timeoutMs);
+  const offAbort = cancel.onAbort(hooks.abort);
+  return (r: R): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    offAbort();
+    try {
+      hooks.cleanup?.();
+    } catch {
+      // already released
+    }
+    resolve(r);
+  };
+}

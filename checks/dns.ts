@@ -1,5 +1,6 @@
 // DNS_CHECK: one UDP query to the real server; replies that are not ours are ignored until the
 // timeout (as keepalived), an ICMP error ends the probe at once.
+import { settleOnce } from './cancel.js';
 import crypto from 'node:crypto';
 import type { DnsCheck } from '../src/config/model.js';
 import { DNS_TYPE_CODES, encodeQuery, judgeReply } from './dns-codec.js';
@@ -30,21 +31,11 @@ export async function probeDns(spec: DnsCheck, target: ProbeTarget, ctx: ProbeCo
   const s = sock;
   return new Promise<ProbeResult>((resolve) => {
     let ignored = 0;
-    let done = false;
-    const finish = (r: ProbeResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      offAbort();
-      try { s.close(); } catch { /* closed */ }
-      resolve(r);
-    };
-    const onAbort = (): void => finish(fail('aborted'));
-    const timer = setTimeout(
-      () => finish(fail(`timeout after ${spec.connectTimeoutMs} ms waiting for a DNS reply${ignored ? ` (${ignored} unrelated datagram${ignored > 1 ? 's' : ''} ignored)` : ''}`)),
-      spec.connectTimeoutMs,
-    );
-    const offAbort = ctx.cancel.onAbort(onAbort);
+    const finish: (r: ProbeResult) => void = settleOnce(resolve, ctx.cancel, spec.connectTimeoutMs, {
+      timeout: () => finish(fail(`timeout after ${spec.connectTimeoutMs} ms waiting for a DNS reply${ignored ? ` (${ignored} unrelated datagram${ignored > 1 ? 's' : ''} ignored)` : ''}`)),
+      abort: () => finish(fail('aborted')),
+      cleanup: () => s.close(),
+    });
     s.on('error', (err) => finish(fail(errReason(err, peer))));
     s.on('message', (msg: Buffer) => {
       const v = judgeReply(msg, id, name, qtype);

@@ -3,6 +3,7 @@
 // misc_timeout (default delay_loop) ends it: SIGTERM to its process group, SIGKILL 2 s later.
 // The program runs as `user` [group] (else global script_user, else keepalived_script if that
 // user exists, else ourselves), after keepalived's script security check.
+import { settleOnce } from './cancel.js';
 import { spawn } from 'node:child_process';
 import type { MiscCheck } from '../src/config/model.js';
 import { splitCommandLine } from './cmdline.js';
@@ -61,14 +62,10 @@ export async function probeMisc(spec: MiscCheck, _target: ProbeTarget, ctx: Prob
   }
   const timeoutMs = spec.timeoutMs > 0 ? spec.timeoutMs : spec.delayLoopMs;
   return new Promise<ProbeResult>((resolve) => {
-    let done = false;
-    const finish = (r: ProbeResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      offAbort();
-      resolve(r);
-    };
+    const finish: (r: ProbeResult) => void = settleOnce(resolve, ctx.cancel, timeoutMs, {
+      timeout: () => stop(`timeout after ${timeoutMs} ms (process group killed)`),
+      abort: () => stop('aborted'),
+    });
     const sameUser = runAs.uid === (process.getuid?.() ?? -1) && runAs.gid === (process.getgid?.() ?? -1);
     const child = spawn(v.path, argv.slice(1), {
       argv0: argv[0],
@@ -92,9 +89,6 @@ export async function probeMisc(spec: MiscCheck, _target: ProbeTarget, ctx: Prob
       setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
       finish(fail(reason));
     };
-    const onAbort = (): void => stop('aborted');
-    const timer = setTimeout(() => stop(`timeout after ${timeoutMs} ms (process group killed)`), timeoutMs);
-    const offAbort = ctx.cancel.onAbort(onAbort);
     child.on('error', (err) => {
       exited = true;
       const e = err as NodeJS.ErrnoException;

@@ -1,6 +1,7 @@
 // UDP_CHECK: send the payload on a connected socket. Without require_reply the service is up
 // unless an ICMP error (port/host unreachable => ECONNREFUSED/EHOSTUNREACH) arrives within
 // connect_timeout; with require_reply a reply of the right length and content must arrive.
+import { settleOnce } from './cancel.js';
 import type { UdpCheck } from '../src/config/model.js';
 import { errReason, parseHex, reasonOf, udpConnected } from './net-util.js';
 import { effectiveTarget, hostPort, type ProbeContext, type ProbeResult, type ProbeTarget } from './types.js';
@@ -41,21 +42,14 @@ export async function probeUdp(spec: UdpCheck, target: ProbeTarget, ctx: ProbeCo
   }
   const s = sock;
   return new Promise<ProbeResult>((resolve) => {
-    let done = false;
-    const finish = (r: ProbeResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      offAbort();
-      try { s.close(); } catch { /* closed */ }
-      resolve(r);
-    };
-    const onAbort = (): void => finish(fail('aborted'));
-    const timer = setTimeout(() => {
-      if (needReply) finish(fail(`timeout after ${spec.connectTimeoutMs} ms waiting for a reply`));
-      else finish({ up: true, reason: `UDP ${peer}: no ICMP error within ${spec.connectTimeoutMs} ms`, latencyMs: ctx.now() - start });
-    }, spec.connectTimeoutMs);
-    const offAbort = ctx.cancel.onAbort(onAbort);
+    const finish: (r: ProbeResult) => void = settleOnce(resolve, ctx.cancel, spec.connectTimeoutMs, {
+      timeout: () => {
+        if (needReply) finish(fail(`timeout after ${spec.connectTimeoutMs} ms waiting for a reply`));
+        else finish({ up: true, reason: `UDP ${peer}: no ICMP error within ${spec.connectTimeoutMs} ms`, latencyMs: ctx.now() - start });
+      },
+      abort: () => finish(fail('aborted')),
+      cleanup: () => s.close(),
+    });
     s.on('error', (err) => finish(fail(errReason(err, peer))));
     s.on('message', (msg: Buffer) => {
       const bad = needReply ? judgeUdpReply(msg, expect, min, max) : null;

@@ -1,4 +1,5 @@
 // Small builders for config models used by the lvs and dataplane tests.
+import { defaultGlobals } from '../../../src/config/build/global.js';
 import type {
   CheckerSpec,
   Config,
@@ -15,39 +16,7 @@ import type {
 const loc = { file: 'test.conf', line: 1, col: 1 };
 
 export function globalDefs(over: Partial<GlobalDefs> = {}): GlobalDefs {
-  return {
-    notificationEmail: [],
-    smtpConnectTimeoutMs: 30_000,
-    smtpAlert: false,
-    smtpAlertVrrp: false,
-    smtpAlertChecker: false,
-    checkerLogAllFailures: false,
-    enableScriptSecurity: false,
-    fifoWriteVrrpStatesOnReload: false,
-    vrrpNotifyPriorityChanges: false,
-    vrrpMcastGroup4: '224.0.0.18',
-    vrrpMcastGroup6: 'ff02::12',
-    vrrpVersion: 2,
-    vrrpStrict: false,
-    vrrpCheckUnicastSrc: false,
-    vrrpSkipCheckAdvAddr: false,
-    vrrpGarpMasterDelayMs: 5000,
-    vrrpGarpMasterRepeat: 5,
-    vrrpGarpMasterRefreshMs: 0,
-    vrrpGarpMasterRefreshRepeat: 1,
-    vrrpGarpIntervalMs: 0,
-    vrrpGnaIntervalMs: 0,
-    vrrpMinGarp: false,
-    vrrpDownTimerAdverts: 3,
-    vrrpLowerPrioNoAdvert: false,
-    vrrpHigherPrioSendAdvert: false,
-    vrrpStartupDelayMs: 0,
-    dynamicInterfaces: false,
-    lvsFlush: false,
-    lvsFlushOnStop: 'none',
-    ignored: [],
-    ...over,
-  };
+  return { ...defaultGlobals(), ...over };
 }
 
 export function checker(alpha = false, over: Partial<CheckerSpec> = {}): CheckerSpec {
