@@ -12,6 +12,7 @@
 //    Needs root (skipped otherwise).
 //
 //   node dist/bench/checks/http-checks.js [--rs=10000] [--seconds=20] [--only=loopback|netns|undici|max]
+import { table } from '../table.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -209,14 +210,12 @@ async function scenario(name: string, topo: Topology, n: number, delayLoopMs: nu
   };
 }
 
-function table(rows: Row[]): string {
+function resultTable(rows: Row[]): string {
   const head = ['scenario', 'real servers', 'nominal/s', 'achieved/s', 'failed %', 'checker CPU %', 'CPU us/check', 'checks/s per core', 'checker RSS MB', 'p95 loop lag ms', 'parent CPU %', 'target CPU %'];
   const lines = rows.map((r) =>
     [r.scenario, r.realServers, r.nominalPerS, r.achievedPerS, r.failedPct, r.cpuPct, r.usPerCheck, r.usPerCheck ? Math.round(1e6 / r.usPerCheck) : 0, r.rssMB, r.lagMs, r.parentCpuPct, r.targetCpuPct].map(String),
   );
-  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(w[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+  return table(head, lines, 'r'.repeat(head.length));
 }
 
 export async function run(): Promise<Row[]> {
@@ -250,7 +249,7 @@ export async function run(): Promise<Row[]> {
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   process.stdout.write(`\nChecker benchmark (${seconds} s per scenario, node ${process.version}, ${n} HTTP_GET real servers at delay_loop 1 s, load average ${load})\n`);
   process.stdout.write('CPU us/check = checker CPU time per completed check; checks/s per core = 1e6 / that (independent of CPU contention)\n');
-  process.stdout.write(`${table(rows)}\n`);
+  process.stdout.write(`${resultTable(rows)}\n`);
   for (const r of rows.filter((x) => !x.scenario.includes('saturated')))
     process.stdout.write(
       `${r.scenario}: checker CPU <= 50 % of one core at ${r.nominalPerS}/s: ${r.cpuPct <= 50 && r.achievedPerS >= r.nominalPerS * 0.95 ? 'met' : 'NOT met'} (${r.cpuPct} % for ${r.achievedPerS}/s); RSS <= 200 MB: ${r.rssMB <= 200 ? 'met' : 'NOT met'} (${r.rssMB} MB)\n`,

@@ -1,6 +1,7 @@
 // Parse + validate a generated config at the scale where keepalived's reload took 132 s
 // (2,300 virtual servers, 37,000 real servers). Target: < 1 s and < 300 MB RSS.
 //   node dist/bench/config/parse.js [VS] [RS] [RUNS]   (each run is a fresh process)
+import { table } from '../table.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,8 +89,4 @@ const rows: [string, string, string, string][] = [
   ['peak RSS of a parsing process (max)', `${rss.toFixed(0)} MB`, '< 300 MB', rss < 300 ? 'PASS' : 'FAIL'],
   ['keepalived reference', '132 s before PR #2320, 0.24 s after', '', ''],
 ];
-const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['metric', 'measured', 'target', 'result'][i]!.length));
-const fmt = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-console.log(fmt(['metric', 'measured', 'target', 'result']));
-console.log('|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|');
-for (const r of rows) console.log(fmt(r));
+console.log(table(['metric', 'measured', 'target', 'result'], rows));

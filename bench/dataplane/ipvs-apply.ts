@@ -6,6 +6,7 @@
 //
 // On a host without IPVS it boots the project's VM (test/vm/run-in-vm.sh) and runs itself there.
 // Targets: full apply no slower than ipvsadm -R; single change under 10 ms.
+import { table as mdTable } from '../table.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -145,9 +146,8 @@ async function main(): Promise<void> {
   await e.flush();
   await e.close();
 
-  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`\nIPVS engine, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}${process.env.IPVSVM ? ' (TCG VM: Node ~10x slower than on the host)' : ''}`);
-  for (const [a, b, c] of rows) console.log(`  ${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c}`);
+  console.log(mdTable(['step', 'time', 'detail'], rows, 'lr'));
   const best = Math.min(...rows.filter((r) => r[0].startsWith(`engine.apply ${ops.length} ops`)).map((r) => parseFloat(r[1])));
   console.log(`  targets: full apply <= ipvsadm -R: ${best <= restoreMs ? 'met' : 'MISSED'}; single change < 10 ms: ${median(lat) < 10 ? 'met' : 'MISSED'}`);
 }

@@ -7,6 +7,7 @@
 //   - engine memory (heap + RSS growth) and the size of the batch.
 //
 //   node dist/bench/dataplane/nft-apply.js [--services=1000] [--dests=10] [--reps=30] [--sched=wrr]
+import { table } from '../table.js';
 import { execFileSync } from 'node:child_process';
 import { NftablesEngine } from '../../src/dataplane/nftables/engine.js';
 import { diffTables } from '../../src/dataplane/diff.js';
@@ -163,9 +164,7 @@ async function main(): Promise<void> {
     execFileSync('ip', ['netns', 'del', ns]);
   }
   console.log(`\nnftables engine, ${SERVICES} services x ${DESTS} real servers, scheduler ${SCHED}, ${REPS} reps\n`);
-  const w = [12, 46, 22];
-  console.log(`${'transport'.padEnd(w[0]!)} ${'step'.padEnd(w[1]!)} ${'ms'.padEnd(w[2]!)} detail`);
-  for (const r of rows) console.log(`${r.transport.padEnd(w[0]!)} ${r.step.padEnd(w[1]!)} ${r.ms.padEnd(w[2]!)} ${r.detail}`);
+  console.log(table(['transport', 'step', 'ms', 'detail'], rows.map((r) => [r.transport, r.step, r.ms, r.detail])));
   console.log('\ntarget: one weight change < 10 ms');
 }
 

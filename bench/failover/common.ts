@@ -417,12 +417,7 @@ export function fmtStats(s: Stats | undefined, digits = 0): string {
   return s.n === 1 ? fmt(s.median, digits) : `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
 }
 
-/** A Markdown table with aligned columns. */
-export function table(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
-  return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
+export { table } from '../table.js';
 
 export function parseArgs(argv: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();

@@ -33,6 +33,7 @@
 // daemon's main isolate in the window), --node-args="..." (V8/Node flags for the daemon),
 // --from-start (the window starts when the daemon is MASTER: start-up included),
 // --dump=DIR (advert timestamps and intervals, the daemon's log, its main thread's CPU).
+import { table as mdTable } from '../table.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -502,9 +503,7 @@ export function table(rows: readonly Row[]): string {
     f1(r.targetsCpu),
     r.j.p99 < 2 && r.j.intervals > 0 ? 'PASS' : 'FAIL',
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
-  return [fmt(head), `|${w.map((x, i) => (i < 2 ? ':' : '-') + '-'.repeat(x) + (i < 2 ? '-' : ':')).join('|')}|`, ...lines.map(fmt)].join('\n');
+  return mdTable(head, lines, `ll${'r'.repeat(head.length - 2)}`);
 }
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
