@@ -52,10 +52,6 @@ export class TimerQueue {
     if (g !== undefined) this.gens.set(key, g + 1);
   }
 
-  has(key: string): boolean {
-    return this.heap.some((e) => e.key === key && e.gen === this.gens.get(key));
-  }
-
   stop(): void {
     this.stopped = true;
     if (this.handle) clearTimeout(this.handle);

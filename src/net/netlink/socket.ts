@@ -39,7 +39,6 @@ export class NetlinkError extends Error {
 
 interface Pending {
   replies: NlMsg[];
-  dump: boolean;
   context: string;
   resolve: (msgs: NlMsg[]) => void;
   reject: (e: Error) => void;
@@ -163,7 +162,7 @@ export class NetlinkSocket {
         this.pending.delete(seq);
         reject(new Error(`${context}: no answer from the kernel in ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      this.pending.set(seq, { replies: [], dump, context, resolve, reject, timer });
+      this.pending.set(seq, { replies: [], context, resolve, reject, timer });
       this.sock.ref();
       try {
         this.sock.send(msg, sockaddrNl(0, 0));
@@ -236,7 +235,7 @@ export class NetlinkSocket {
                   this.overrun.delete(end);
                 }, this.timeoutMs)
               : undefined;
-          this.pending.set(seqs[i]!, { replies: [], dump: false, context: it.context, resolve, reject, timer });
+          this.pending.set(seqs[i]!, { replies: [], context: it.context, resolve, reject, timer });
         }),
     );
     this.batches.set(end, seqs.slice(0, -1));
