@@ -3,7 +3,7 @@ import os from 'node:os';
 // virtual server > keepalived default), so handlers record only what was written.
 import type { CheckerCommon, CheckerSpec, CheckerType, DnsType, HttpUrl, NegotiateCheck, SourceLoc } from '../model.js';
 import { type Stmt, locOf } from '../tree.js';
-import type { Ctx, Handlers } from './context.js';
+import { fields, type Ctx, type Handlers } from './context.js';
 
 /** what was written in the checker block, before inheritance */
 export interface CheckerDraft {
@@ -115,11 +115,10 @@ function parseStatusCodes(s: Stmt, c: Ctx): [number, number][] | undefined {
   return out.length ? out : undefined;
 }
 
+const U = fields<HttpUrl>();
+
 const urlHandlers: Handlers<HttpUrl> = {
-  path: (s, u, c) => {
-    const v = c.str(s);
-    if (v !== undefined) u.path = v;
-  },
+  path: U.str('path'),
   digest: (s, u, c) => {
     const v = c.str(s);
     if (v === undefined) return;
@@ -130,10 +129,7 @@ const urlHandlers: Handlers<HttpUrl> = {
     const v = parseStatusCodes(s, c);
     if (v) u.statusCodes = v;
   },
-  virtualhost: (s, u, c) => {
-    const v = c.str(s);
-    if (v !== undefined) u.virtualhost = v;
-  },
+  virtualhost: U.str('virtualhost'),
   regex: (s, u, c) => {
     const v = c.str(s);
     if (v === undefined) return;

@@ -177,3 +177,27 @@ export class Ctx {
     return b;
   }
 }
+
+/** Keys of O whose values are V (optional ones included). */
+type KeysOf<O, V> = { [K in keyof O]-?: NonNullable<O[K]> extends V ? K : never }[keyof O] & string;
+
+/**
+ * Handlers that read one value and, when it is valid, store it in a field: the shape most
+ * keywords have. `at` picks the object the fields live on (e.g. an instance draft's `inst`).
+ */
+export function fields<T, O = T>(at: (t: T) => O = (t) => t as unknown as O) {
+  const put =
+    <V>(read: (s: Stmt, c: Ctx) => V | undefined, k: string): Handler<T> =>
+    (s, t, c) => {
+      const v = read(s, c);
+      if (v !== undefined) (at(t) as Record<string, unknown>)[k] = v;
+    };
+  return {
+    /** `keyword` or `keyword true|false` */
+    flag: (k: KeysOf<O, boolean>): Handler<T> => put((s, c) => c.flag(s), k),
+    int: (k: KeysOf<O, number>, min: number, max: number): Handler<T> => put((s, c) => c.intStmt(s, min, max), k),
+    /** seconds in the config, ms in the model */
+    timer: (k: KeysOf<O, number>, minS: number, maxS: number): Handler<T> => put((s, c) => c.timerStmt(s, minS, maxS), k),
+    str: (k: KeysOf<O, string>): Handler<T> => put((s, c) => c.str(s), k),
+  };
+}

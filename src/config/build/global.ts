@@ -1,7 +1,7 @@
 // global_defs and lvsd_defs.
 import type { FifoSpec, GlobalDefs, LvsdSettings } from '../model.js';
 import type { Stmt } from '../tree.js';
-import type { Ctx, Handlers } from './context.js';
+import { fields, type Ctx, type Handlers } from './context.js';
 
 export function defaultGlobals(): GlobalDefs {
   return {
@@ -91,51 +91,27 @@ function fifoScript(s: Stmt, g: GlobalDefs, key: 'notifyFifo' | 'vrrpNotifyFifo'
 
 const SYNC_KEYS = new Set(['id', 'maxlen', 'port', 'ttl', 'group', 'inst']);
 
+const G = fields<GlobalDefs>();
+const L = fields<LvsdSettings>();
+
 export const globalHandlers: Handlers<GlobalDefs> = {
-  router_id: (s, g, c) => {
-    const v = c.str(s);
-    if (v !== undefined) g.routerId = v;
-  },
-  lvs_id: (s, g, c) => {
-    const v = c.str(s);
-    if (v !== undefined) g.routerId = v;
-  },
+  router_id: G.str('routerId'),
+  lvs_id: G.str('routerId'),
   notification_email: (s, g, c) => {
     for (const item of c.items(s)) g.notificationEmail.push(item.name.text, ...item.args.map((a) => a.text));
   },
-  notification_email_from: (s, g, c) => {
-    const v = c.str(s);
-    if (v !== undefined) g.notificationEmailFrom = v;
-  },
+  notification_email_from: G.str('notificationEmailFrom'),
   smtp_server: (s, g, c) => {
     if (!c.arity(s, 1, 2)) return;
     const port = s.args[1] ? c.port(s, 1) : 25;
     if (port !== undefined) g.smtpServer = { host: s.args[0]!.text, port };
   },
-  smtp_helo_name: (s, g, c) => {
-    const v = c.str(s);
-    if (v !== undefined) g.smtpHeloName = v;
-  },
-  smtp_connect_timeout: (s, g, c) => {
-    const v = c.timerStmt(s, 1, 3600);
-    if (v !== undefined) g.smtpConnectTimeoutMs = v;
-  },
-  smtp_alert: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.smtpAlert = v;
-  },
-  smtp_alert_vrrp: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.smtpAlertVrrp = v;
-  },
-  smtp_alert_checker: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.smtpAlertChecker = v;
-  },
-  checker_log_all_failures: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.checkerLogAllFailures = v;
-  },
+  smtp_helo_name: G.str('smtpHeloName'),
+  smtp_connect_timeout: G.timer('smtpConnectTimeoutMs', 1, 3600),
+  smtp_alert: G.flag('smtpAlert'),
+  smtp_alert_vrrp: G.flag('smtpAlertVrrp'),
+  smtp_alert_checker: G.flag('smtpAlertChecker'),
+  checker_log_all_failures: G.flag('checkerLogAllFailures'),
   startup_script: (s, g, c) => {
     const sc = c.script(s);
     if (sc) g.startupScript = { path: sc.cmd, ...(sc.user ? { user: sc.user } : {}), timeoutMs: g.startupScript?.timeoutMs ?? 10_000 };
@@ -160,10 +136,7 @@ export const globalHandlers: Handlers<GlobalDefs> = {
     if (!c.arity(s, 1, 2)) return;
     g.scriptUser = { user: s.args[0]!.text, ...(s.args[1] ? { group: s.args[1].text } : {}) };
   },
-  enable_script_security: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.enableScriptSecurity = v;
-  },
+  enable_script_security: G.flag('enableScriptSecurity'),
   notify_fifo: (s, g, c) => {
     const f = fifo(s, c);
     if (f) g.notifyFifo = f;
@@ -179,14 +152,8 @@ export const globalHandlers: Handlers<GlobalDefs> = {
     if (f) g.lvsNotifyFifo = f;
   },
   lvs_notify_fifo_script: (s, g, c) => fifoScript(s, g, 'lvsNotifyFifo', c),
-  fifo_write_vrrp_states_on_reload: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.fifoWriteVrrpStatesOnReload = v;
-  },
-  vrrp_notify_priority_changes: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpNotifyPriorityChanges = v;
-  },
+  fifo_write_vrrp_states_on_reload: G.flag('fifoWriteVrrpStatesOnReload'),
+  vrrp_notify_priority_changes: G.flag('vrrpNotifyPriorityChanges'),
   vrrp_mcast_group4: (s, g, c) => {
     if (!c.arity(s, 1)) return;
     const ip = c.ip(s, 0, 'vrrp_mcast_group4', 'inet');
@@ -206,50 +173,17 @@ export const globalHandlers: Handlers<GlobalDefs> = {
     const v = c.intStmt(s, 2, 3);
     if (v !== undefined) g.vrrpVersion = v as 2 | 3;
   },
-  vrrp_strict: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpStrict = v;
-  },
-  vrrp_check_unicast_src: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpCheckUnicastSrc = v;
-  },
-  vrrp_skip_check_adv_addr: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpSkipCheckAdvAddr = v;
-  },
-  vrrp_garp_master_delay: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 1000);
-    if (v !== undefined) g.vrrpGarpMasterDelayMs = v;
-  },
-  vrrp_garp_master_repeat: (s, g, c) => {
-    const v = c.intStmt(s, 1, 255);
-    if (v !== undefined) g.vrrpGarpMasterRepeat = v;
-  },
-  vrrp_garp_lower_prio_delay: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 1000);
-    if (v !== undefined) g.vrrpGarpLowerPrioDelayMs = v;
-  },
-  vrrp_garp_lower_prio_repeat: (s, g, c) => {
-    const v = c.intStmt(s, 0, 255);
-    if (v !== undefined) g.vrrpGarpLowerPrioRepeat = v;
-  },
-  vrrp_garp_master_refresh: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 86_400);
-    if (v !== undefined) g.vrrpGarpMasterRefreshMs = v;
-  },
-  vrrp_garp_master_refresh_repeat: (s, g, c) => {
-    const v = c.intStmt(s, 1, 255);
-    if (v !== undefined) g.vrrpGarpMasterRefreshRepeat = v;
-  },
-  vrrp_garp_interval: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 1);
-    if (v !== undefined) g.vrrpGarpIntervalMs = v;
-  },
-  vrrp_gna_interval: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 1);
-    if (v !== undefined) g.vrrpGnaIntervalMs = v;
-  },
+  vrrp_strict: G.flag('vrrpStrict'),
+  vrrp_check_unicast_src: G.flag('vrrpCheckUnicastSrc'),
+  vrrp_skip_check_adv_addr: G.flag('vrrpSkipCheckAdvAddr'),
+  vrrp_garp_master_delay: G.timer('vrrpGarpMasterDelayMs', 0, 1000),
+  vrrp_garp_master_repeat: G.int('vrrpGarpMasterRepeat', 1, 255),
+  vrrp_garp_lower_prio_delay: G.timer('vrrpGarpLowerPrioDelayMs', 0, 1000),
+  vrrp_garp_lower_prio_repeat: G.int('vrrpGarpLowerPrioRepeat', 0, 255),
+  vrrp_garp_master_refresh: G.timer('vrrpGarpMasterRefreshMs', 0, 86_400),
+  vrrp_garp_master_refresh_repeat: G.int('vrrpGarpMasterRefreshRepeat', 1, 255),
+  vrrp_garp_interval: G.timer('vrrpGarpIntervalMs', 0, 1),
+  vrrp_gna_interval: G.timer('vrrpGnaIntervalMs', 0, 1),
   vrrp_min_garp: (s, g, c) => {
     const v = c.flag(s);
     if (v === undefined) return;
@@ -260,22 +194,10 @@ export const globalHandlers: Handlers<GlobalDefs> = {
       g.vrrpGarpMasterDelayMs = 0;
     }
   },
-  vrrp_down_timer_adverts: (s, g, c) => {
-    const v = c.intStmt(s, 1, 100);
-    if (v !== undefined) g.vrrpDownTimerAdverts = v;
-  },
-  vrrp_lower_prio_no_advert: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpLowerPrioNoAdvert = v;
-  },
-  vrrp_higher_prio_send_advert: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.vrrpHigherPrioSendAdvert = v;
-  },
-  vrrp_startup_delay: (s, g, c) => {
-    const v = c.timerStmt(s, 0, 3600);
-    if (v !== undefined) g.vrrpStartupDelayMs = v;
-  },
+  vrrp_down_timer_adverts: G.int('vrrpDownTimerAdverts', 1, 100),
+  vrrp_lower_prio_no_advert: G.flag('vrrpLowerPrioNoAdvert'),
+  vrrp_higher_prio_send_advert: G.flag('vrrpHigherPrioSendAdvert'),
+  vrrp_startup_delay: G.timer('vrrpStartupDelayMs', 0, 3600),
   vrrp_rt_priority: (s, g, c) => {
     // keepalived takes 1..99; lvsd also takes 0 to run the VRRP loop with normal scheduling
     const v = c.intStmt(s, 0, 99);
@@ -375,14 +297,8 @@ export const lvsdHandlers: Handlers<LvsdSettings> = {
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(v)) c.diags.error(c.loc(s, 0), `nft_table "${v}" is not a valid nftables table name`);
     else l.nftTable = v;
   },
-  reconcile_interval: (s, l, c) => {
-    const v = c.timerStmt(s, 0.1, 3600);
-    if (v !== undefined) l.reconcileIntervalMs = v;
-  },
-  control_socket: (s, l, c) => {
-    const v = c.str(s);
-    if (v !== undefined) l.controlSocket = v;
-  },
+  reconcile_interval: L.timer('reconcileIntervalMs', 0.1, 3600),
+  control_socket: L.str('controlSocket'),
   metrics_listen: (s, l, c) => {
     const v = c.str(s);
     if (v === undefined) return;

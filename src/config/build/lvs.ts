@@ -4,7 +4,7 @@ import { SCHEDULERS } from '../model.js';
 import { ipBytes, ipv4String, ipv6String } from '../../net/sockaddr.js';
 import { type Stmt, locOf } from '../tree.js';
 import { CHECKER_TYPES, type CheckerDraft, parseChecker, UNSUPPORTED_CHECKERS } from './checkers.js';
-import type { Ctx, Handlers } from './context.js';
+import { fields, type Ctx, type Handlers } from './context.js';
 
 /** Policy fields as written (undefined = inherit). */
 export interface PolicyDraft {
@@ -202,35 +202,15 @@ function parseMethod(s: Stmt, c: Ctx): { kind: LbKind; tunnel?: TunnelSpec } | u
 }
 
 function policyHandlers<T extends { policy: PolicyDraft }>(): Handlers<T> {
+  const P = fields<T, PolicyDraft>((t) => t.policy);
   return {
-    delay_loop: (s, t, c) => {
-      const v = c.timerStmt(s, 0.001, 86_400);
-      if (v !== undefined) t.policy.delayLoopMs = v;
-    },
-    connect_timeout: (s, t, c) => {
-      const v = c.timerStmt(s, 0.001, 3600);
-      if (v !== undefined) t.policy.connectTimeoutMs = v;
-    },
-    retry: (s, t, c) => {
-      const v = c.intStmt(s, 0, 1_000_000);
-      if (v !== undefined) t.policy.retry = v;
-    },
-    delay_before_retry: (s, t, c) => {
-      const v = c.timerStmt(s, 0, 86_400);
-      if (v !== undefined) t.policy.delayBeforeRetryMs = v;
-    },
-    warmup: (s, t, c) => {
-      const v = c.timerStmt(s, 0, 86_400);
-      if (v !== undefined) t.policy.warmupMs = v;
-    },
-    alpha: (s, t, c) => {
-      const v = c.flag(s);
-      if (v !== undefined) t.policy.alpha = v;
-    },
-    inhibit_on_failure: (s, t, c) => {
-      const v = c.flag(s);
-      if (v !== undefined) t.policy.inhibitOnFailure = v;
-    },
+    delay_loop: P.timer('delayLoopMs', 0.001, 86_400),
+    connect_timeout: P.timer('connectTimeoutMs', 0.001, 3600),
+    retry: P.int('retry', 0, 1_000_000),
+    delay_before_retry: P.timer('delayBeforeRetryMs', 0, 86_400),
+    warmup: P.timer('warmupMs', 0, 86_400),
+    alpha: P.flag('alpha'),
+    inhibit_on_failure: P.flag('inhibitOnFailure'),
   };
 }
 
@@ -248,12 +228,11 @@ function checkerOrUnknown(s: Stmt, rs: RealServerDraft, c: Ctx): boolean {
   return false;
 }
 
+const R = fields<RealServerDraft>();
+
 const rsHandlers: Handlers<RealServerDraft> = {
   ...policyHandlers<RealServerDraft>(),
-  weight: (s, r, c) => {
-    const v = c.intStmt(s, 0, 65535);
-    if (v !== undefined) r.weight = v;
-  },
+  weight: R.int('weight', 0, 65535),
   lvs_method: (s, r, c) => {
     const m = parseMethod(s, c);
     if (m) {
@@ -261,14 +240,8 @@ const rsHandlers: Handlers<RealServerDraft> = {
       if (m.tunnel) r.tunnel = m.tunnel;
     }
   },
-  uthreshold: (s, r, c) => {
-    const v = c.intStmt(s, 0, 0x7fffffff);
-    if (v !== undefined) r.uthreshold = v;
-  },
-  lthreshold: (s, r, c) => {
-    const v = c.intStmt(s, 0, 0x7fffffff);
-    if (v !== undefined) r.lthreshold = v;
-  },
+  uthreshold: R.int('uthreshold', 0, 0x7fffffff),
+  lthreshold: R.int('lthreshold', 0, 0x7fffffff),
   notify_up: (s, r, c) => {
     const sc = c.script(s);
     if (sc) r.notifyUp = sc.cmd;
@@ -277,14 +250,8 @@ const rsHandlers: Handlers<RealServerDraft> = {
     const sc = c.script(s);
     if (sc) r.notifyDown = sc.cmd;
   },
-  virtualhost: (s, r, c) => {
-    const v = c.str(s);
-    if (v !== undefined) r.virtualhost = v;
-  },
-  smtp_alert: (s, r, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) r.smtpAlert = v;
-  },
+  virtualhost: R.str('virtualhost'),
+  smtp_alert: R.flag('smtpAlert'),
 };
 rsHandlers['lb_kind'] = rsHandlers['lvs_method']!;
 
@@ -307,6 +274,8 @@ function parseRealServer(s: Stmt, vs: VirtualServerDraft, c: Ctx): void {
   }
   vs.realServers.push(rs);
 }
+
+const V = fields<VirtualServerDraft>();
 
 export const vsHandlers: Handlers<VirtualServerDraft> = {
   ...policyHandlers<VirtualServerDraft>(),
@@ -348,10 +317,7 @@ export const vsHandlers: Handlers<VirtualServerDraft> = {
     if ((inv & (inv + 1)) !== 0) c.diags.error(c.loc(s, 0), `persistence_granularity ${t} is not a contiguous netmask`);
     else v.persistenceGranularity = ip.address;
   },
-  persistence_engine: (s, v, c) => {
-    const t = c.str(s);
-    if (t !== undefined) v.persistenceEngine = t;
-  },
+  persistence_engine: V.str('persistenceEngine'),
   protocol: (s, v, c) => {
     if (!c.arity(s, 1)) return;
     const p = c.oneOf(s, 0, ['TCP', 'UDP', 'SCTP'] as const, { caseInsensitive: true, what: 'protocol' });
@@ -364,10 +330,7 @@ export const vsHandlers: Handlers<VirtualServerDraft> = {
     c.noArgs(s);
     v.haSuspend = true;
   },
-  virtualhost: (s, v, c) => {
-    const t = c.str(s);
-    if (t !== undefined) v.virtualhost = t;
-  },
+  virtualhost: V.str('virtualhost'),
   omega: (s, v, c) => {
     c.noArgs(s);
     v.omega = true;
@@ -379,10 +342,7 @@ export const vsHandlers: Handlers<VirtualServerDraft> = {
       v.quorumLoc = c.loc(s, 0);
     }
   },
-  hysteresis: (s, v, c) => {
-    const n = c.intStmt(s, 0, 0xffffffff);
-    if (n !== undefined) v.hysteresis = n;
-  },
+  hysteresis: V.int('hysteresis', 0, 0xffffffff),
   quorum_up: (s, v, c) => {
     const sc = c.script(s);
     if (sc) v.quorumUp = sc.cmd;
@@ -410,10 +370,7 @@ export const vsHandlers: Handlers<VirtualServerDraft> = {
     if (!v.sorry) c.diags.error(c.loc(s), 'sorry_server_lvs_method before (or without) sorry_server; ignored');
     else v.sorry.lbKind = m.kind;
   },
-  smtp_alert: (s, v, c) => {
-    const f = c.flag(s);
-    if (f !== undefined) v.smtpAlert = f;
-  },
+  smtp_alert: V.flag('smtpAlert'),
   ip_family: (s, v, c) => {
     if (!c.arity(s, 1)) return;
     const f = c.oneOf(s, 0, ['inet', 'inet6'] as const, { what: 'ip_family' });

@@ -12,7 +12,7 @@ import type {
   VrrpScript,
 } from '../model.js';
 import { type Stmt, locOf } from '../tree.js';
-import type { Ctx, Handlers } from './context.js';
+import { fields, type Ctx, type Handlers } from './context.js';
 
 // ---- vrrp_script ----------------------------------------------------------------------
 
@@ -33,20 +33,16 @@ function weightArgs(s: Stmt, c: Ctx, min: number, max: number): { weight: number
   return { weight: w, reverse };
 }
 
+const S = fields<VrrpScript>();
+
 export const vrrpScriptHandlers: Handlers<VrrpScript> = {
   script: (s, v, c) => {
     if (!c.arity(s, 1, 1000)) return;
     // keepalived: an unquoted script line is the command followed by its arguments
     v.script = s.args.map((a) => (s.args.length > 1 && /\s/.test(a.text) ? `"${a.text}"` : a.text)).join(' ');
   },
-  interval: (s, v, c) => {
-    const t = c.timerStmt(s, 0.001, 86_400);
-    if (t !== undefined) v.intervalMs = t;
-  },
-  timeout: (s, v, c) => {
-    const t = c.timerStmt(s, 0.001, 86_400);
-    if (t !== undefined) v.timeoutMs = t;
-  },
+  interval: S.timer('intervalMs', 0.001, 86_400),
+  timeout: S.timer('timeoutMs', 0.001, 86_400),
   weight: (s, v, c) => {
     const w = weightArgs(s, c, -253, 253);
     if (w) {
@@ -54,14 +50,8 @@ export const vrrpScriptHandlers: Handlers<VrrpScript> = {
       v.weightReverse = w.reverse;
     }
   },
-  rise: (s, v, c) => {
-    const n = c.intStmt(s, 1, 1_000_000);
-    if (n !== undefined) v.rise = n;
-  },
-  fall: (s, v, c) => {
-    const n = c.intStmt(s, 1, 1_000_000);
-    if (n !== undefined) v.fall = n;
-  },
+  rise: S.int('rise', 1, 1_000_000),
+  fall: S.int('fall', 1, 1_000_000),
   user: (s, v, c) => {
     if (!c.arity(s, 1, 2)) return;
     v.user = { user: s.args[0]!.text, ...(s.args[1] ? { group: s.args[1].text } : {}) };
@@ -78,11 +68,10 @@ export function newTrackFile(name: string, loc: SourceLoc): TrackFile {
   return { name, file: '', weight: 1, weightReverse: false, loc };
 }
 
+const TF = fields<TrackFile>();
+
 export const trackFileHandlers: Handlers<TrackFile> = {
-  file: (s, t, c) => {
-    const v = c.str(s);
-    if (v !== undefined) t.file = v;
-  },
+  file: TF.str('file'),
   weight: (s, t, c) => {
     const w = weightArgs(s, c, -254, 254);
     if (w) {
@@ -152,6 +141,8 @@ export function newSyncGroup(name: string, loc: SourceLoc): SyncGroup {
   return { name, members: [], trackInterfaces: [], trackScripts: [], trackFiles: [], notify: {}, notifyPriorityChanges: false, smtpAlert: false, loc };
 }
 
+const SG = fields<SyncGroup>();
+
 export const syncGroupHandlers: Handlers<SyncGroup> = {
   group: (s, g, c) => {
     for (const item of c.items(s)) {
@@ -170,14 +161,8 @@ export const syncGroupHandlers: Handlers<SyncGroup> = {
   notify_stop: notifyHandler('stop', groupNotify),
   notify_deleted: notifyHandler('deleted', groupNotify),
   notify: notifyHandler('generic', groupNotify),
-  notify_priority_changes: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.notifyPriorityChanges = v;
-  },
-  smtp_alert: (s, g, c) => {
-    const v = c.flag(s);
-    if (v !== undefined) g.smtpAlert = v;
-  },
+  notify_priority_changes: SG.flag('notifyPriorityChanges'),
+  smtp_alert: SG.flag('smtpAlert'),
 };
 
 export const IGNORED_SYNC_GROUP = new Set(['global_tracking', 'sync_group_tracking_weight', 'track_process', 'track_bfd']);
@@ -326,12 +311,7 @@ function vipList(s: Stmt, d: InstanceDraft, c: Ctx, into: VirtualIp[]): void {
   }
 }
 
-function setFlag(field: 'dontTrackPrimary' | 'unicastFaultNoPeer' | 'checkUnicastSrc' | 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'skipCheckAdvAddr' | 'strictMode' | 'notifyPriorityChanges' | 'smtpAlert') {
-  return (s: Stmt, d: InstanceDraft, c: Ctx): void => {
-    const v = c.flag(s);
-    if (v !== undefined) d.inst[field] = v;
-  };
-}
+const I = fields<InstanceDraft, VrrpInstance>((d) => d.inst);
 
 export const instanceHandlers: Handlers<InstanceDraft> = {
   state: (s, d, c) => {
@@ -380,7 +360,7 @@ export const instanceHandlers: Handlers<InstanceDraft> = {
     c.noArgs(s);
     d.inst.family = 'inet6';
   },
-  dont_track_primary: setFlag('dontTrackPrimary'),
+  dont_track_primary: I.flag('dontTrackPrimary'),
   track_interface: (s, d, c) => d.inst.trackInterfaces.push(...trackList(s, c, 'track_interface')),
   track_script: (s, d, c) => d.inst.trackScripts.push(...trackList(s, c, 'track_script')),
   track_file: (s, d, c) => d.inst.trackFiles.push(...trackList(s, c, 'track_file')),
@@ -415,55 +395,25 @@ export const instanceHandlers: Handlers<InstanceDraft> = {
       else d.inst.unicastPeers.push(peer);
     }
   },
-  unicast_ttl: (s, d, c) => {
-    const v = c.intStmt(s, 1, 255);
-    if (v !== undefined) d.inst.unicastTtl = v;
-  },
-  unicast_fault_no_peer: setFlag('unicastFaultNoPeer'),
-  check_unicast_src: setFlag('checkUnicastSrc'),
+  unicast_ttl: I.int('unicastTtl', 1, 255),
+  unicast_fault_no_peer: I.flag('unicastFaultNoPeer'),
+  check_unicast_src: I.flag('checkUnicastSrc'),
   mcast_dst_ip: (s, d, c) => {
     if (!c.arity(s, 1)) return;
     const ip = c.ip(s, 0);
     if (ip) d.inst.mcastDstIp = ip.address;
   },
-  garp_master_delay: (s, d, c) => {
-    const v = c.timerStmt(s, 0, 1000);
-    if (v !== undefined) d.inst.garpMasterDelayMs = v;
-  },
-  garp_master_repeat: (s, d, c) => {
-    const v = c.intStmt(s, 1, 255);
-    if (v !== undefined) d.inst.garpMasterRepeat = v;
-  },
-  garp_master_refresh: (s, d, c) => {
-    const v = c.timerStmt(s, 0, 86_400);
-    if (v !== undefined) d.inst.garpMasterRefreshMs = v;
-  },
-  garp_master_refresh_repeat: (s, d, c) => {
-    const v = c.intStmt(s, 1, 255);
-    if (v !== undefined) d.inst.garpMasterRefreshRepeat = v;
-  },
-  garp_lower_prio_delay: (s, d, c) => {
-    const v = c.timerStmt(s, 0, 1000);
-    if (v !== undefined) d.inst.garpLowerPrioDelayMs = v;
-  },
-  garp_lower_prio_repeat: (s, d, c) => {
-    const v = c.intStmt(s, 0, 255);
-    if (v !== undefined) d.inst.garpLowerPrioRepeat = v;
-  },
-  garp_interval: (s, d, c) => {
-    const v = c.timerStmt(s, 0, 1);
-    if (v !== undefined) d.inst.garpIntervalMs = v;
-  },
-  gna_interval: (s, d, c) => {
-    const v = c.timerStmt(s, 0, 1);
-    if (v !== undefined) d.inst.gnaIntervalMs = v;
-  },
-  down_timer_adverts: (s, d, c) => {
-    const v = c.intStmt(s, 1, 100);
-    if (v !== undefined) d.inst.downTimerAdverts = v;
-  },
-  lower_prio_no_advert: setFlag('lowerPrioNoAdvert'),
-  higher_prio_send_advert: setFlag('higherPrioSendAdvert'),
+  garp_master_delay: I.timer('garpMasterDelayMs', 0, 1000),
+  garp_master_repeat: I.int('garpMasterRepeat', 1, 255),
+  garp_master_refresh: I.timer('garpMasterRefreshMs', 0, 86_400),
+  garp_master_refresh_repeat: I.int('garpMasterRefreshRepeat', 1, 255),
+  garp_lower_prio_delay: I.timer('garpLowerPrioDelayMs', 0, 1000),
+  garp_lower_prio_repeat: I.int('garpLowerPrioRepeat', 0, 255),
+  garp_interval: I.timer('garpIntervalMs', 0, 1),
+  gna_interval: I.timer('gnaIntervalMs', 0, 1),
+  down_timer_adverts: I.int('downTimerAdverts', 1, 100),
+  lower_prio_no_advert: I.flag('lowerPrioNoAdvert'),
+  higher_prio_send_advert: I.flag('higherPrioSendAdvert'),
   authentication: (s, d, c) => {
     const b = c.block(s);
     if (!b) return;
@@ -524,8 +474,8 @@ export const instanceHandlers: Handlers<InstanceDraft> = {
       d.preemptDelayLoc = c.loc(s);
     }
   },
-  skip_check_adv_addr: setFlag('skipCheckAdvAddr'),
-  strict_mode: setFlag('strictMode'),
+  skip_check_adv_addr: I.flag('skipCheckAdvAddr'),
+  strict_mode: I.flag('strictMode'),
   use_vmac: (s, d, c) => {
     d.inst.useVmac = true;
     c.diags.warning(c.loc(s), 'use_vmac is not supported by lvsd yet: the VIPs are added to the interface itself');
@@ -536,8 +486,8 @@ export const instanceHandlers: Handlers<InstanceDraft> = {
   notify_stop: notifyHandler('stop', instNotify),
   notify_deleted: notifyHandler('deleted', instNotify),
   notify: notifyHandler('generic', instNotify),
-  notify_priority_changes: setFlag('notifyPriorityChanges'),
-  smtp_alert: setFlag('smtpAlert'),
+  notify_priority_changes: I.flag('notifyPriorityChanges'),
+  smtp_alert: I.flag('smtpAlert'),
 };
 
 export const IGNORED_INSTANCE = new Set([
