@@ -3,21 +3,9 @@
 // through the director.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../../helpers/netns.js';
-import { diffTables } from '../../../src/dataplane/diff.js';
 import type { NftablesEngine } from '../../../src/dataplane/nftables/engine.js';
 import { nftablesSysctls } from '../../../src/dataplane/nftables/engine.js';
-import type { DestSpec, ServiceSpec, TableState } from '../../../src/dataplane/types.js';
-import { counts, dest, DIR_RS_SIDE, names, NftLab, RS, svc } from './lab.js';
-
-function table(...entries: [ServiceSpec, DestSpec[]][]): TableState {
-  return new Map(entries.map(([s, ds]) => [s.key, { svc: s, dests: new Map(ds.map((d) => [d.key, d])) }]));
-}
-
-async function program(e: NftablesEngine, want: TableState): Promise<void> {
-  const r = await e.apply(diffTables(await e.observe(), want));
-  expect(r.failed).toEqual([]);
-  expect(diffTables(await e.observe(), want)).toEqual([]);
-}
+import { counts, dest, DIR_RS_SIDE, names, NftLab, program, RS, svc, table } from './lab.js';
 
 describe.skipIf(!isRoot)('nftables engine: full NAT with real traffic (root)', () => {
   let L: NftLab;

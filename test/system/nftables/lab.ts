@@ -14,7 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, type LabProcess } from '../../helpers/netns.js';
 import { NftablesEngine, type NftablesEngineOptions } from '../../../src/dataplane/nftables/engine.js';
-import { destKey, serviceKey, type DestSpec, type ServiceSpec } from '../../../src/dataplane/types.js';
+import { destKey, serviceKey, type DestSpec, type ServiceSpec, type TableState } from '../../../src/dataplane/types.js';
+import { diffTables } from '../../../src/dataplane/diff.js';
+import { expect } from 'vitest';
 import type { Family, LbKind, Scheduler } from '../../../src/config/model.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -181,4 +183,16 @@ export function counts(xs: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const x of xs) out[x] = (out[x] ?? 0) + 1;
   return out;
+}
+
+/** A table from services and their destinations. */
+export function table(...entries: [ServiceSpec, DestSpec[]][]): TableState {
+  return new Map(entries.map(([s, ds]) => [s.key, { svc: s, dests: new Map(ds.map((d) => [d.key, d])) }]));
+}
+
+/** Bring the engine to `want` with the minimal diff, and check it got there exactly. */
+export async function program(e: NftablesEngine, want: TableState): Promise<void> {
+  const r = await e.apply(diffTables(await e.observe(), want));
+  expect(r.failed).toEqual([]);
+  expect(diffTables(await e.observe(), want)).toEqual([]);
 }

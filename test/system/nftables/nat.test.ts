@@ -2,23 +2,11 @@
 // load, persistence, atomic batches, observe() round trips, other tables left alone, IPv6.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../../helpers/netns.js';
-import { diffTables } from '../../../src/dataplane/diff.js';
 import type { NftablesEngine } from '../../../src/dataplane/nftables/engine.js';
 import { shardOf } from '../../../src/dataplane/nftables/ruleset.js';
 import { baseName } from '../../../src/dataplane/nftables/names.js';
-import type { DestSpec, Op, ServiceSpec, TableState } from '../../../src/dataplane/types.js';
-import { counts, dest, names, NftLab, NOFLAGS, RS, RS6, svc, VIP6 } from './lab.js';
-
-function table(...entries: [ServiceSpec, DestSpec[]][]): TableState {
-  return new Map(entries.map(([s, ds]) => [s.key, { svc: s, dests: new Map(ds.map((d) => [d.key, d])) }]));
-}
-
-async function program(e: NftablesEngine, want: TableState): Promise<void> {
-  const have = await e.observe();
-  const r = await e.apply(diffTables(have, want));
-  expect(r.failed).toEqual([]);
-  expect(diffTables(await e.observe(), want)).toEqual([]);
-}
+import type { Op } from '../../../src/dataplane/types.js';
+import { counts, dest, names, NftLab, NOFLAGS, program, RS, RS6, svc, table, VIP6 } from './lab.js';
 
 describe.skipIf(!isRoot)('nftables engine: NAT with real traffic (root)', () => {
   let L: NftLab;

@@ -19,10 +19,6 @@ function lan(o: Partial<VrrpInstance> = {}): Lan {
   );
 }
 
-function firstTransmitAfter(l: Lan, node: string, t: number): number {
-  return l.transmits(node).find((x) => x.at >= t)!.at;
-}
-
 describe('lab scenarios on a simulated LAN (latency 0.1 ms)', () => {
   it('startup: d1 (state MASTER, 150) starts BACKUP and takes over at 3414.062 ms; d2 stays BACKUP', () => {
     const l = lan();
